@@ -1,0 +1,47 @@
+# Tirek — one entry point for people and CI. Everything installs into .venv/.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+UV     := $(VENV)/bin/uv
+SERVICES := intake
+STAMP  := $(VENV)/.installed
+
+.PHONY: install run test test-faults lint fmt contracts bench clean help
+
+help:
+	@echo "make run    start NATS, PostgreSQL, the development issuer and every service; seed the demo"
+	@echo "make test   the whole test suite against real NATS and PostgreSQL"
+	@echo "make lint   ruff and mypy (strict on shared/)"
+	@echo "make contracts  rewrite shared/contracts/ from the event models (after an intended change)"
+
+install: $(STAMP)
+
+$(STAMP): shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9
+	$(UV) pip install --python $(PY) --quiet -c constraints.txt \
+	    -e 'shared[test,dev]' $(foreach s,$(SERVICES),-e services/$(s))
+	touch $(STAMP)
+
+run: install
+	$(PY) -m tirek.localstack run
+
+test: install
+	$(PY) -m tirek.localstack test -- $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check shared services tests
+	$(VENV)/bin/ruff format --check shared services tests
+	$(VENV)/bin/mypy shared/src/tirek
+	$(VENV)/bin/mypy $(foreach s,$(SERVICES),services/$(s)/src/$(s))
+
+fmt: install
+	$(VENV)/bin/ruff format shared services tests
+	$(VENV)/bin/ruff check --fix shared services tests
+
+contracts: install
+	$(PY) -m tirek.events.schema write
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,50 @@
+"""Contracts published by ``admin``: ``tenant.*`` (and later ``agreement.*``).
+
+Every service keeps its own copy of what it needs of a tenant (intake: the code and country
+used in case numbers; referral: the directory; reporting: labels). Until the admin service
+exists, ``make run`` publishes these for the demo consortium.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from pydantic import Field
+
+from tirek.events.envelope import Contract
+from tirek.events.registry import register
+
+SOURCE = "admin"
+
+
+@register
+class TenantOnboarded(Contract):
+    event_type = "tenant.onboarded"
+    version = 1
+    source = SOURCE
+
+    tenant_id: uuid.UUID
+    code: str = Field(pattern=r"^[A-Z]{2,5}$", description="short code used in case numbers")
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    region: str
+    kind: str = Field("ngo", description="ngo | coordination")
+    names: dict[str, str] = Field(description="display name per language code")
+    languages: list[str] = []
+
+
+@register
+class TenantSuspended(Contract):
+    event_type = "tenant.suspended"
+    version = 1
+    source = SOURCE
+
+    tenant_id: uuid.UUID
+
+
+@register
+class TenantReactivated(Contract):
+    event_type = "tenant.reactivated"
+    version = 1
+    source = SOURCE
+
+    tenant_id: uuid.UUID

@@ -1,0 +1,56 @@
+"""Settings shared by every service, read from ``TIREK_*`` environment variables.
+
+Each service subclasses :class:`ServiceSettings` and exposes a cached ``get_settings()`` that
+tests override by constructing the settings object directly and passing it to ``create_app``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class ServiceSettings(BaseSettings):
+    """What every Tirek service needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix="TIREK_", extra="ignore")
+
+    env: Environment = Environment.DEVELOPMENT
+    service_name: str = "tirek"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+
+    nats_url: str = "nats://127.0.0.1:4222"
+    #: Prefixes every stream, consumer and subject; tests use a unique one per run so that
+    #: a shared NATS server never mixes two runs. Empty in deployments.
+    namespace: str = ""
+
+    #: The service's own database, connected as its application role (no BYPASSRLS,
+    #: owns nothing). SQLAlchemy URL with the asyncpg driver.
+    database_url: str = "postgresql+asyncpg://tirek_app@127.0.0.1:5432/tirek"
+    #: The same database as its owner role, used for migrations only.
+    database_owner_url: str | None = None
+    database_pool_size: int = 10
+
+    #: OIDC issuer, e.g. http://127.0.0.1:8080/realms/tirek (development issuer) or Keycloak.
+    oidc_issuer: str = "http://127.0.0.1:8080/realms/tirek"
+    #: The audience this service requires in ``aud``.
+    oidc_audience: str = "tirek"
+    oidc_algorithms: list[str] = Field(default_factory=lambda: ["RS256", "ES256", "PS256"])
+    #: Minimum seconds between two JWKS refetches caused by an unknown ``kid``.
+    jwks_refetch_interval: float = 30.0
+
+    #: Log level of the JSON logs.
+    log_level: str = "INFO"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
