@@ -1,0 +1,167 @@
+"""The HTTP application factory every Tirek service starts from.
+
+:func:`create_service_app` gives a FastAPI application with problem-details errors, health
+probes, Prometheus metrics, tracing and a request log; the service adds its routers::
+
+    def create_app(settings: IntakeSettings) -> FastAPI:
+        app = create_service_app(settings, title="Tirek intake", version=__version__,
+                                 lifespan=lifespan)
+        app.include_router(cases.views.router)
+        return app
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, Final
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import Span
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.responses import Response
+
+from tirek.auth import TokenVerifier, verifier_from_settings
+from tirek.settings import ServiceSettings
+from tirek.web.health import DEFAULT_CHECK_TIMEOUT, ReadinessCheck, run_checks
+from tirek.web.middleware import (
+    DEFAULT_MAX_BODY_SIZE,
+    BodySizeLimitMiddleware,
+    HttpMetrics,
+    RequestObservationMiddleware,
+)
+from tirek.web.problems import (
+    PROBLEM_OPENAPI_RESPONSE,
+    ServiceUnavailable,
+    install_problem_handlers,
+)
+
+__all__ = ["LIVE_PATH", "METRICS_PATH", "READY_PATH", "create_service_app"]
+
+LIVE_PATH: Final = "/health/live"
+READY_PATH: Final = "/health/ready"
+METRICS_PATH: Final = "/metrics"
+_OPERATIONS_PATHS: Final = frozenset({LIVE_PATH, READY_PATH, METRICS_PATH})
+
+# Span attributes that the OpenTelemetry ASGI middleware fills from the raw URL. A query string
+# may carry a searched name, so they are rewritten without it (see _redact_query).
+_URL_ATTRIBUTES: Final = ("http.url", "url.full", "http.target")
+
+
+def create_service_app(
+    settings: ServiceSettings,
+    *,
+    title: str,
+    version: str,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
+    readiness_checks: Mapping[str, ReadinessCheck] | None = None,
+    tracer_provider: TracerProvider | None = None,
+    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    readiness_timeout: float = DEFAULT_CHECK_TIMEOUT,
+) -> FastAPI:
+    """A FastAPI application with everything a Tirek service answers besides its own routes.
+
+    - every 4xx/5xx as an RFC 9457 ``application/problem+json`` body (see ``problems``),
+      including validation errors (without the submitted values), unknown routes, wrong
+      methods, bodies over ``max_body_size`` bytes (413) and unhandled exceptions (500);
+    - ``GET /health/live``; ``GET /health/ready`` running ``app.state.readiness_checks``
+      (a dict: add checks in the lifespan, once the engine and broker exist), each within
+      ``readiness_timeout`` seconds, 503 naming the failing ones;
+    - ``GET /metrics``: Prometheus text from ``app.state.metrics_registry``, with request
+      count and latency by route template, method and status;
+    - OpenTelemetry server spans from ``tracer_provider`` (the global one when ``None``),
+      probes and scrapes excluded; a JSON request log line per request;
+    - ``app.state.settings``; ``app.state.token_verifier`` for ``tirek.auth``'s dependencies
+      (from the settings' issuer, closed on shutdown). OpenAPI stays at ``/docs``.
+    """
+    token_verifier = verifier_from_settings(settings)
+    app = FastAPI(
+        title=title,
+        version=version,
+        lifespan=_closing(token_verifier, lifespan),
+        responses={"4XX": PROBLEM_OPENAPI_RESPONSE, "5XX": PROBLEM_OPENAPI_RESPONSE},
+        # FastAPI's own telemetry would trace each request a second time and record query
+        # strings; the OpenTelemetry instrumentation below is the one we configure.
+        telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
+    )
+    metrics = HttpMetrics()
+    app.state.settings = settings
+    app.state.metrics_registry = metrics.registry
+    app.state.readiness_checks = dict(readiness_checks or {})
+    # Tests may replace it with a verifier of their own issuer.
+    app.state.token_verifier = token_verifier
+
+    install_problem_handlers(app)
+    # Added last = outermost: the observer sees (and counts) the 413s of the body limit.
+    app.add_middleware(BodySizeLimitMiddleware, max_body_size=max_body_size)
+    app.add_middleware(RequestObservationMiddleware, metrics=metrics, quiet_paths=_OPERATIONS_PATHS)
+    _add_operations_routes(app, readiness_timeout=readiness_timeout)
+
+    FastAPIInstrumentor.instrument_app(
+        app,
+        tracer_provider=tracer_provider,
+        excluded_urls=",".join(f"{path}$" for path in sorted(_OPERATIONS_PATHS)),
+        # One server span per request, not one more per ASGI send/receive message.
+        exclude_spans=["receive", "send"],
+        server_request_hook=_redact_query,
+    )
+    return app
+
+
+def _closing(
+    token_verifier: TokenVerifier,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None,
+) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """The service's lifespan, then closing the verifier's HTTP client on shutdown."""
+
+    @asynccontextmanager
+    async def run(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            if lifespan is None:
+                yield
+            else:
+                async with lifespan(app):
+                    yield
+        finally:
+            await token_verifier.aclose()
+
+    return run
+
+
+def _redact_query(span: Span, scope: dict[str, Any]) -> None:
+    if not span.is_recording() or not scope.get("query_string"):
+        return
+    attributes = getattr(span, "attributes", None) or {}
+    for key in _URL_ATTRIBUTES:
+        value = attributes.get(key)
+        if isinstance(value, str) and "?" in value:
+            span.set_attribute(key, value.split("?", 1)[0])
+    if "url.query" in attributes:
+        span.set_attribute("url.query", "REDACTED")
+
+
+def _add_operations_routes(app: FastAPI, *, readiness_timeout: float) -> None:
+    @app.get(LIVE_PATH, include_in_schema=False)
+    async def live() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get(READY_PATH, include_in_schema=False)
+    async def ready(request: Request) -> Response:
+        checks: Mapping[str, ReadinessCheck] = request.app.state.readiness_checks
+        outcomes = await run_checks(checks, seconds_each=readiness_timeout)
+        failing = sorted(name for name, outcome in outcomes.items() if outcome != "ok")
+        if failing:
+            raise ServiceUnavailable(
+                f"Not ready: {', '.join(failing)}.", slug="not-ready", checks=outcomes
+            )
+        return JSONResponse({"status": "ok", "checks": outcomes})
+
+    @app.get(METRICS_PATH, include_in_schema=False)
+    async def prometheus_metrics(request: Request) -> Response:
+        return Response(
+            generate_latest(request.app.state.metrics_registry),
+            media_type=CONTENT_TYPE_LATEST,
+        )
