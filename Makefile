@@ -28,7 +28,7 @@ run: install
 	$(PY) -m tirek.localstack run
 
 test: install
-	$(PY) -m tirek.localstack test -- $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check shared services tests

@@ -34,11 +34,13 @@ class ServiceSettings(BaseSettings):
     namespace: str = ""
 
     #: The service's own database, connected as its application role (no BYPASSRLS,
-    #: owns nothing). SQLAlchemy URL with the asyncpg driver.
-    database_url: str = "postgresql+asyncpg://tirek_app@127.0.0.1:5432/tirek"
-    #: The same database as its owner role, used for migrations only.
-    database_owner_url: str | None = None
-    database_pool_size: int = 10
+    #: owns nothing): ``TIREK_DB_URL``, SQLAlchemy URL with the asyncpg driver. (Not to be
+    #: confused with ``TIREK_DATABASE_URL``, the server-level superuser DSN that ``make run``
+    #: and ``make test`` use instead of starting their own PostgreSQL.)
+    db_url: str = "postgresql+asyncpg://tirek_app@127.0.0.1:5432/tirek"
+    #: The same database as its owner role (``TIREK_DB_OWNER_URL``), for migrations only.
+    db_owner_url: str | None = None
+    db_pool_size: int = 10
 
     #: OIDC issuer, e.g. http://127.0.0.1:8080/realms/tirek (development issuer) or Keycloak.
     oidc_issuer: str = "http://127.0.0.1:8080/realms/tirek"

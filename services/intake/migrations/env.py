@@ -1,0 +1,38 @@
+"""Alembic environment for intake's own database. Run as the owner role:
+``python -m intake migrate`` (reads TIREK_DB_OWNER_URL; the app role name comes from TIREK_DB_URL)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from intake.models import Base
+
+# Every domain's tables, so that autogenerate sees them all.
+from intake.assistance import models as _assistance  # noqa: F401
+from intake.cases import models as _cases  # noqa: F401
+from intake.consents import models as _consents  # noqa: F401
+from intake.contacts import models as _contacts  # noqa: F401
+from intake.persons import models as _persons  # noqa: F401
+from intake.tenants import models as _tenants  # noqa: F401
+
+config = context.config
+target_metadata = Base.metadata
+
+
+def _run(connection) -> None:  # type: ignore[no-untyped-def]
+    context.configure(connection=connection, target_metadata=target_metadata, compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _main() -> None:
+    engine = create_async_engine(config.get_main_option("sqlalchemy.url") or "")
+    async with engine.connect() as connection:
+        await connection.run_sync(_run)
+    await engine.dispose()
+
+
+asyncio.run(_main())

@@ -1,0 +1,1 @@
+"""Assistance records: every consultation and service given on a case."""

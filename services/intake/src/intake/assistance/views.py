@@ -1,0 +1,34 @@
+"""HTTP for assistance records: ``/v1/cases/{case_id}/assistance``."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, status
+
+from intake.assistance import service
+from intake.assistance.schemas import AssistanceIn, AssistanceOut
+from intake.deps import CaseWorker, TenantWork
+
+router = APIRouter(prefix="/v1/cases/{case_id}/assistance", tags=["assistance"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=AssistanceOut)
+async def record_assistance(
+    case_id: uuid.UUID, data: AssistanceIn, principal: CaseWorker, work: TenantWork
+) -> AssistanceOut:
+    """Record a consultation or service given. Publishes ``assistance.recorded``."""
+    async with work() as session:
+        record = await service.record(
+            session=session, principal=principal, case_id=case_id, data=data
+        )
+        return AssistanceOut.model_validate(record)
+
+
+@router.get("", response_model=list[AssistanceOut])
+async def list_assistance(
+    case_id: uuid.UUID, principal: CaseWorker, work: TenantWork
+) -> list[AssistanceOut]:
+    async with work() as session:
+        records = await service.list_for_case(session=session, case_id=case_id)
+        return [AssistanceOut.model_validate(r) for r in records]

@@ -1,0 +1,1 @@
+"""Cases: registration, update, reassignment and closing, following the TRM stages."""

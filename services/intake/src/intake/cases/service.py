@@ -1,0 +1,281 @@
+"""Use cases on cases. Each runs inside the caller's unit of work (one transaction) and writes
+its event to the outbox in that same transaction."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import Select, and_, func, or_, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake.cases import rules
+from intake.cases.models import Case
+from intake.cases.schemas import CaseClose, CaseIn, CasePatch
+from intake.persons.models import Person
+from intake.tenants.models import Tenant
+from tirek.auth import Principal, Role
+from tirek.events import Envelope
+from tirek.events.intake import (
+    CaseCategory,
+    CaseClosed,
+    CaseRegistered,
+    CaseStatus,
+    CaseUpdated,
+    ExploitationForm,
+    RiskLevel,
+    Sex,
+    TrmStage,
+)
+from tirek.messaging.outbox import add_to_outbox
+from tirek.web.problems import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+
+
+class TenantNotOnboarded(Conflict):
+    def __init__(self) -> None:
+        super().__init__(
+            title="Organisation not onboarded",
+            detail="This NGO is not yet known to intake; ask the platform administrator.",
+        )
+
+
+async def _next_number(session: AsyncSession, tenant: Tenant, year: int) -> str:
+    sequence = await session.scalar(
+        text(
+            "INSERT INTO case_number_counters (tenant_id, year, last_value) VALUES (:t, :y, 1) "
+            "ON CONFLICT (tenant_id, year) DO UPDATE "
+            "SET last_value = case_number_counters.last_value + 1 RETURNING last_value"
+        ),
+        {"t": tenant.id, "y": year},
+    )
+    assert sequence is not None
+    return rules.case_number(tenant.country, tenant.code, year, sequence)
+
+
+def _age_band(case: Case) -> str:
+    return rules.age_band_on(
+        case.opened_on, birth_date=case.person.birth_date, estimated_age=case.person.estimated_age
+    )
+
+
+async def register(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    data: CaseIn,
+    today: date,
+    origin_referral_id: uuid.UUID | None = None,
+) -> Case:
+    """Register a person and open their case; publishes ``case.registered``."""
+    tenant = await session.get(Tenant, principal.tenant_id)
+    if tenant is None or not tenant.active:
+        raise TenantNotOnboarded()
+    opened_on = data.opened_on or today
+    person = Person(
+        id=uuid.uuid4(),
+        tenant_id=principal.tenant_id,
+        **data.person.model_dump(mode="json", exclude={"birth_date"}),
+        birth_date=data.person.birth_date,
+    )
+    case = Case(
+        id=uuid.uuid4(),
+        tenant_id=principal.tenant_id,
+        number=await _next_number(session, tenant, opened_on.year),
+        person=person,
+        person_id=person.id,
+        categories=[c.value for c in data.categories],
+        exploitation_forms=[f.value for f in data.exploitation_forms],
+        trm_stage=data.trm_stage.value,
+        status=CaseStatus.ACTIVE.value,
+        risk_level=data.risk_level.value,
+        assigned_to=data.assigned_to or principal.user_id,
+        opened_on=opened_on,
+        origin_referral_id=origin_referral_id,
+        notes=data.notes,
+        created_by=principal.user_id,
+        revision=1,
+    )
+    session.add_all([person, case])
+    await session.flush()
+    await add_to_outbox(
+        session,
+        Envelope.wrap(
+            CaseRegistered(
+                case_id=case.id,
+                case_number=case.number,
+                person_id=person.id,
+                opened_on=opened_on,
+                country=tenant.country,
+                sex=Sex(person.sex),
+                age_band=_age_band(case),
+                citizenship=person.citizenship,
+                categories=[CaseCategory(c) for c in case.categories],
+                exploitation_forms=[ExploitationForm(f) for f in case.exploitation_forms],
+                trm_stage=TrmStage(case.trm_stage),
+                status=CaseStatus(case.status),
+                risk_level=RiskLevel(case.risk_level),
+                assigned_to=case.assigned_to,
+                origin_referral_id=origin_referral_id,
+            ),
+            tenant=principal.tenant_id,
+            subject=case.id,
+        ),
+    )
+    return case
+
+
+async def get(*, session: AsyncSession, case_id: uuid.UUID, for_update: bool = False) -> Case:
+    """The case, if the current tenant owns it (RLS hides every other NGO's case: 404)."""
+    statement = select(Case).where(Case.id == case_id)
+    if for_update:
+        statement = statement.with_for_update(of=Case)
+    case = await session.scalar(statement)
+    if case is None:
+        raise NotFound(title="Case not found", detail="No such case in your organisation.")
+    return case
+
+
+def _updated_event(case: Case, changed: list[str]) -> CaseUpdated:
+    return CaseUpdated(
+        case_id=case.id,
+        case_number=case.number,
+        changed=changed,
+        sex=Sex(case.person.sex),
+        age_band=_age_band(case),
+        citizenship=case.person.citizenship,
+        categories=[CaseCategory(c) for c in case.categories],
+        exploitation_forms=[ExploitationForm(f) for f in case.exploitation_forms],
+        trm_stage=TrmStage(case.trm_stage),
+        status=CaseStatus(case.status),
+        risk_level=RiskLevel(case.risk_level),
+        assigned_to=case.assigned_to,
+    )
+
+
+async def update(
+    *, session: AsyncSession, principal: Principal, case_id: uuid.UUID, patch: CasePatch
+) -> Case:
+    """Change a case and its person; publishes ``case.updated`` naming the changed fields."""
+    case = await get(session=session, case_id=case_id, for_update=True)
+    if rules.is_closed(case.status):
+        raise Conflict(title="Case is closed", detail="A closed case cannot be changed.")
+    fields = patch.model_dump(mode="json", exclude_unset=True, exclude={"person"})
+    if "assigned_to" in fields and fields["assigned_to"] != case.assigned_to:
+        if not principal.has_any(Role.CASE_MANAGER):
+            raise Forbidden(title="Case managers only", detail="Only a case manager reassigns a case.")
+    if "status" in fields and CaseStatus(fields["status"]) not in rules.OPEN_STATUSES:
+        raise Unprocessable(title="Use close", detail="Close a case with POST /v1/cases/{id}/close.")
+    changed: list[str] = []
+    for name, value in fields.items():
+        if getattr(case, name) != value:
+            setattr(case, name, value)
+            changed.append(name)
+    if patch.person is not None:
+        person_fields = patch.person.model_dump(mode="json", exclude_unset=True)
+        if "birth_date" in person_fields:
+            person_fields["birth_date"] = patch.person.birth_date
+        for name, value in person_fields.items():
+            if getattr(case.person, name) != value:
+                setattr(case.person, name, value)
+                changed.append(f"person.{name}")
+    if not changed:
+        return case
+    case.revision += 1
+    await session.flush()
+    await add_to_outbox(
+        session,
+        Envelope.wrap(_updated_event(case, changed), tenant=case.tenant_id, subject=case.id),
+    )
+    return case
+
+
+async def close(
+    *, session: AsyncSession, case_id: uuid.UUID, data: CaseClose, today: date
+) -> Case:
+    """Close a case (case managers only, checked by the view); publishes ``case.closed``."""
+    case = await get(session=session, case_id=case_id, for_update=True)
+    if rules.is_closed(case.status):
+        raise Conflict(title="Case is closed", detail="This case is already closed.")
+    closed_on = data.closed_on or today
+    if closed_on < case.opened_on:
+        raise Unprocessable(title="Closed before opened", detail="closed_on is before opened_on.")
+    case.status = (
+        CaseStatus.CLOSED_REFERRED.value if data.reason == "referred" else CaseStatus.CLOSED.value
+    )
+    case.closed_on = closed_on
+    case.closure_reason = data.reason.value
+    case.revision += 1
+    await session.flush()
+    await add_to_outbox(
+        session,
+        Envelope.wrap(
+            CaseClosed(
+                case_id=case.id, case_number=case.number, closed_on=closed_on, reason=data.reason
+            ),
+            tenant=case.tenant_id,
+            subject=case.id,
+        ),
+    )
+    return case
+
+
+# ----------------------------------------------------------------------------- listing
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: CaseStatus | None = None
+    category: CaseCategory | None = None
+    trm_stage: TrmStage | None = None
+    assigned_to: str | None = None
+    opened_from: date | None = None
+    opened_to: date | None = None
+
+
+def encode_cursor(case: Case) -> str:
+    raw = json.dumps([case.created_at.isoformat(), str(case.id)]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        created_at, case_id = json.loads(base64.urlsafe_b64decode(padded))
+        return datetime.fromisoformat(created_at), uuid.UUID(case_id)
+    except (ValueError, TypeError) as error:
+        raise BadRequest(title="Invalid cursor", detail="Pass next_cursor as it was given.") from error
+
+
+async def list_cases(
+    *, session: AsyncSession, filters: CaseFilter, cursor: str | None, limit: int
+) -> tuple[list[Case], str | None]:
+    """One page of the tenant's cases, newest first, and the cursor of the next page."""
+    statement: Select[tuple[Case]] = select(Case)
+    if filters.status:
+        statement = statement.where(Case.status == filters.status.value)
+    if filters.category:
+        statement = statement.where(Case.categories.any(filters.category.value))
+    if filters.trm_stage:
+        statement = statement.where(Case.trm_stage == filters.trm_stage.value)
+    if filters.assigned_to:
+        statement = statement.where(Case.assigned_to == filters.assigned_to)
+    if filters.opened_from:
+        statement = statement.where(Case.opened_on >= filters.opened_from)
+    if filters.opened_to:
+        statement = statement.where(Case.opened_on <= filters.opened_to)
+    if cursor:
+        created_at, case_id = decode_cursor(cursor)
+        statement = statement.where(
+            or_(Case.created_at < created_at, and_(Case.created_at == created_at, Case.id < case_id))
+        )
+    statement = statement.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1)
+    rows = list((await session.scalars(statement)).unique())
+    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    return rows[:limit], next_cursor
+
+
+async def count_cases(*, session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Case)) or 0)

@@ -1,0 +1,1 @@
+"""Consents: a record of what a person (or guardian) agreed to, for what, until when."""

@@ -1,0 +1,56 @@
+"""HTTP for consents: ``/v1/cases/{case_id}/consents``."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Request, status
+
+from intake.consents import service
+from intake.consents.schemas import ConsentIn, ConsentOut, ConsentWithdrawal
+from intake.deps import CaseWorker, TenantWork
+
+router = APIRouter(prefix="/v1/cases/{case_id}/consents", tags=["consents"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=ConsentOut)
+async def give_consent(
+    case_id: uuid.UUID, data: ConsentIn, principal: CaseWorker, work: TenantWork
+) -> ConsentOut:
+    """Record a consent: purpose, scope, who gave it, how, when, until when."""
+    async with work() as session:
+        consent = await service.give(session=session, principal=principal, case_id=case_id, data=data)
+        return ConsentOut.model_validate(consent)
+
+
+@router.get("", response_model=list[ConsentOut])
+async def list_consents(
+    case_id: uuid.UUID, principal: CaseWorker, work: TenantWork
+) -> list[ConsentOut]:
+    async with work() as session:
+        return [
+            ConsentOut.model_validate(c)
+            for c in await service.list_for_case(session=session, case_id=case_id)
+        ]
+
+
+@router.post("/{consent_id}/withdraw", response_model=ConsentOut)
+async def withdraw_consent(
+    case_id: uuid.UUID,
+    consent_id: uuid.UUID,
+    request: Request,
+    principal: CaseWorker,
+    work: TenantWork,
+    data: Annotated[ConsentWithdrawal | None, Body()] = None,
+) -> ConsentOut:
+    """Withdraw a consent. Publishes ``consent.withdrawn`` so every recipient purges its data."""
+    async with work() as session:
+        consent = await service.withdraw(
+            session=session,
+            case_id=case_id,
+            consent_id=consent_id,
+            data=data or ConsentWithdrawal(),
+            now=request.app.state.clock(),
+        )
+        return ConsentOut.model_validate(consent)

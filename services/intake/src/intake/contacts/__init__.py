@@ -1,0 +1,1 @@
+"""Anonymous contacts: hotline calls and walk-ins recorded without identity, counted for donors."""

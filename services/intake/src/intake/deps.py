@@ -1,0 +1,54 @@
+"""Dependency aliases of intake's views (STYLE.md: ``Annotated`` aliases, one place)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tirek.auth import Principal, Role, require_roles
+from tirek.db import UnitOfWork
+
+
+def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+def get_today(request: Request) -> date:
+    """Today, from the app's clock (tests inject one)."""
+    return request.app.state.clock().date()  # type: ignore[no-any-return]
+
+
+#: Who may read and write an NGO's cases: its caseworkers and case managers, nobody else.
+CaseWorker = Annotated[Principal, Depends(require_roles(Role.CASEWORKER, Role.CASE_MANAGER))]
+CaseManager = Annotated[Principal, Depends(require_roles(Role.CASE_MANAGER))]
+Today = Annotated[date, Depends(get_today)]
+
+
+class Work:
+    """Opens the use case's unit of work, scoped to the caller's tenant.
+
+    Views write ``async with work() as session:`` and build their response inside the block,
+    so the transaction has committed before the client hears of success.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], principal: Principal) -> None:
+        self._sessions = sessions
+        self._principal = principal
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self._sessions, self._principal.tenant_id)
+
+
+def _work(
+    principal: CaseWorker,
+    sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
+) -> Work:
+    return Work(sessions, principal)
+
+
+#: The request's unit of work factory, scoped to the caller's tenant.
+TenantWork = Annotated[Work, Depends(_work)]

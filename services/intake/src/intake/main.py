@@ -1,0 +1,96 @@
+"""Intake's application: wiring only — lifespan, routers, event handlers."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from faststream.nats import NatsBroker
+from opentelemetry.sdk.trace import TracerProvider
+
+from intake import assistance, cases, consents, contacts, persons
+from intake.assistance import views as assistance_views
+from intake.cases import views as case_views
+from intake.consents import views as consent_views
+from intake.contacts import views as contact_views
+from intake.handlers import register_handlers
+from intake.persons import views as person_views
+from intake.settings import IntakeSettings, get_settings
+from tirek.auth import verifier_from_settings
+from tirek.db import create_engine, session_factory
+from tirek.messaging.broker import create_broker
+from tirek.messaging.outbox import OutboxRelay
+from tirek.messaging.naming import Naming
+from tirek.web import create_service_app
+from tirek.web.health import database_check, nats_check
+
+Clock = Callable[[], datetime]
+
+__all__ = ["assistance", "cases", "consents", "contacts", "create_app", "persons"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(
+    settings: IntakeSettings | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    clock: Clock = _utc_now,
+    run_relay: bool = True,
+) -> FastAPI:
+    """Build intake. ``clock`` is injectable for tests; ``run_relay=False`` leaves publishing to
+    a test that drives the outbox relay itself."""
+    settings = settings or get_settings()
+    naming = Naming(settings.namespace)
+    engine = create_engine(settings.db_url, pool_size=settings.db_pool_size, application_name="intake")
+    broker: NatsBroker = create_broker(settings, tracer_provider=tracer_provider)
+    register_handlers(broker, naming=naming, sessions=session_factory(engine))
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await broker.start()
+        relay = OutboxRelay(
+            engine=engine,
+            nats=broker.connection,
+            naming=naming,
+            tracer_provider=tracer_provider,
+        )
+        app.state.relay = relay
+        if run_relay:
+            await relay.start()
+        app.state.readiness_checks["database"] = database_check(engine)
+        app.state.readiness_checks["broker"] = nats_check(broker.connection)
+        try:
+            yield
+        finally:
+            if run_relay:
+                await relay.stop()
+            await broker.stop()
+            await engine.dispose()
+
+    app = create_service_app(
+        settings,
+        title="Tirek intake",
+        version="0.1.0",
+        lifespan=lifespan,
+        tracer_provider=tracer_provider,
+    )
+    app.state.sessions = session_factory(engine)
+    app.state.engine = engine
+    app.state.broker = broker
+    app.state.naming = naming
+    app.state.clock = clock
+    app.state.token_verifier = verifier_from_settings(settings)
+    for router in (
+        case_views.router,
+        assistance_views.router,
+        consent_views.router,
+        contact_views.router,
+        person_views.router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,1 @@
+"""Persons: the people a case is about, their documents and family links."""

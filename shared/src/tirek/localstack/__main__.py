@@ -1,0 +1,93 @@
+"""``python -m tirek.localstack run`` — what ``make run`` does. See :mod:`tirek.localstack.stack`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+from tirek.demo.consortium import DEMO_PASSWORD, TENANTS, USERS
+from tirek.demo.seed import publish_tenants, seed_intake
+from tirek.localstack.stack import Stack
+from tirek.messaging.naming import Naming
+
+BANNER = """
+Tirek is running. Ctrl-C stops everything; data stays in {home}/ for the next run.
+
+  development issuer  {issuer}realms/tirek   (OpenID configuration under /.well-known/)
+  intake API          {intake}/docs
+  NATS                {nats}
+  PostgreSQL          {postgres}
+  logs                {home}/logs/
+
+Demo logins (password "{password}" for all):
+{logins}
+
+Get a token for the Aktobe caseworker and register a case:
+
+  TOKEN=$(curl -s -d grant_type=password -d client_id=tirek-web -d username=akt-caseworker \\
+      -d password={password} {issuer}realms/tirek/protocol/openid-connect/token \\
+      | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+
+  curl -s -X POST {intake}/v1/cases -H "Authorization: Bearer $TOKEN" \\
+      -H 'Content-Type: application/json' -d '{{"person": {{"first_name": "Айжан", "second_name": "Касымова",
+      "name_latin": "Aizhan Kasymova", "sex": "female", "estimated_age": 24, "citizenship": "KG"}},
+      "categories": ["presumed_victim_of_trafficking"], "exploitation_forms": ["labour"]}}'
+
+  curl -s {intake}/v1/cases -H "Authorization: Bearer $TOKEN"
+"""
+
+
+def _logins() -> str:
+    names = {t.code: t.name["en"] for t in TENANTS}
+    return "\n".join(
+        f"  {user.username:<16} {', '.join(user.roles):<16} {names[user.tenant_code]}"
+        for user in USERS
+    )
+
+
+def run(home: Path) -> int:
+    stack = Stack(home)
+    stopping = threading.Event()
+
+    def _stop(signum: int, frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        print("Starting NATS, PostgreSQL, the development issuer and the services...", flush=True)
+        urls = stack.start()
+        print("Seeding the demo consortium...", flush=True)
+        asyncio.run(publish_tenants(urls["nats"], Naming(os.environ.get("TIREK_NAMESPACE", ""))))
+        created = asyncio.run(seed_intake(urls["intake"], f"{urls['issuer']}realms/tirek"))
+        print(f"  {created} demo cases registered" if created else "  demo data already present")
+        print(BANNER.format(home=home, password=DEMO_PASSWORD, logins=_logins(), **urls), flush=True)
+        if os.environ.get("TIREK_RUN_ONCE"):  # used by the end-to-end test of make run
+            return 0
+        while not stopping.wait(1.0):
+            for name, process in stack.processes:
+                if process.poll() is not None:
+                    print(f"{name} exited with code {process.returncode}; see {home}/logs/{name}.log")
+                    return 1
+        return 0
+    finally:
+        print("Stopping...", flush=True)
+        stack.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tirek.localstack")
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--home", type=Path, default=Path(os.environ.get("TIREK_HOME", ".tirek")))
+    args = parser.parse_args()
+    return run(args.home.resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
