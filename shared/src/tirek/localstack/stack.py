@@ -34,9 +34,9 @@ class ServiceSpec:
     name: str
     default_port: int
 
-    @property
-    def database(self) -> str:
-        return f"tirek_{self.name}"
+    def database(self, namespace: str = "") -> str:
+        """``tirek_intake``; under a namespace (a test run) ``<namespace>_intake``."""
+        return f"{namespace}_{self.name}" if namespace else f"tirek_{self.name}"
 
 
 SERVICES: tuple[ServiceSpec, ...] = (ServiceSpec("intake", 8001),)
@@ -135,7 +135,8 @@ class Stack:
         )
         self.urls["issuer"] = issuer_base
         for service in SERVICES:
-            db = asyncio.run(ensure_service_database(admin_dsn, service.database))
+            namespace = os.environ.get("TIREK_NAMESPACE", "")
+            db = asyncio.run(ensure_service_database(admin_dsn, service.database(namespace)))
             env = self.service_env(service, db, nats_url, issuer_base)
             migrate = subprocess.run(
                 [sys.executable, "-m", service.name, "migrate"], env={**os.environ, **env},
@@ -164,6 +165,7 @@ class Stack:
             "TIREK_DB_OWNER_URL": db.owner_url,
             "TIREK_OIDC_ISSUER": f"{issuer_base}realms/tirek",
             "TIREK_OIDC_AUDIENCE": f"tirek-{service.name}",
+            "TIREK_NAMESPACE": os.environ.get("TIREK_NAMESPACE", ""),
         }
 
 
