@@ -33,8 +33,8 @@ test: install
 lint: install
 	$(VENV)/bin/ruff check shared services tests
 	$(VENV)/bin/ruff format --check shared services tests
-	$(VENV)/bin/mypy shared/src/tirek
-	$(VENV)/bin/mypy $(foreach s,$(SERVICES),services/$(s)/src/$(s))
+	$(VENV)/bin/mypy -p tirek
+	$(VENV)/bin/mypy $(foreach s,$(SERVICES),-p $(s))
 
 fmt: install
 	$(VENV)/bin/ruff format shared services tests

@@ -9,6 +9,7 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from intake.models import Base
+from tirek.messaging import messaging_metadata
 
 # Every domain's tables, so that autogenerate sees them all.
 from intake.assistance import models as _assistance  # noqa: F401
@@ -19,7 +20,8 @@ from intake.persons import models as _persons  # noqa: F401
 from intake.tenants import models as _tenants  # noqa: F401
 
 config = context.config
-target_metadata = Base.metadata
+# The kernel's outbox and inbox live beside intake's tables: autogenerate must see both.
+target_metadata = [Base.metadata, messaging_metadata]
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]

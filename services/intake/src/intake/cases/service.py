@@ -257,7 +257,7 @@ async def list_cases(
     if filters.status:
         statement = statement.where(Case.status == filters.status.value)
     if filters.category:
-        statement = statement.where(Case.categories.any(filters.category.value))
+        statement = statement.where(Case.categories.contains([filters.category.value]))
     if filters.trm_stage:
         statement = statement.where(Case.trm_stage == filters.trm_stage.value)
     if filters.assigned_to:

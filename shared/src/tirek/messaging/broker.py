@@ -1,0 +1,242 @@
+"""The FastStream broker every service uses, and durable pull subscribers with dead-lettering.
+
+:func:`create_broker` sets what PITFALLS.md asks for: a failing handler's message is NAK-ed
+(redelivered), never silently dropped (FastStream's NATS default terminates it); the client
+reconnects forever (pull subscriptions can go silent after a server restart otherwise);
+OpenTelemetry and Prometheus middlewares are on.
+
+:func:`subscriber` binds a handler to a :class:`~tirek.messaging.streams.ConsumerSpec`::
+
+    broker = create_broker(settings, tracer_provider=provider)
+    naming = Naming(settings.namespace)
+
+    @subscriber(broker, naming, INTAKE_TENANTS)
+    async def on_tenant_event(envelope: Envelope) -> None: ...
+
+It never declares a stream (``JStream(name, declare=False)``) and always names the durable, so
+it binds to the consumer :func:`~tirek.messaging.streams.ensure_streams` provisioned (or
+creates it with the spec's config if provisioning has not run). Failures are settled per
+message:
+
+- the handler raised and deliveries are left: NAK with the spec's backoff delay;
+- the last allowed delivery failed, or the message can never succeed (faststream
+  ``RejectMessage``, a validation error, an unknown event type, a body that is not JSON, no
+  handler whose filter accepts it; see :data:`PERMANENT_ERRORS`):
+  the message is published to ``tirek.dlq.<consumer>`` with the reason
+  (:mod:`tirek.messaging.deadletter`) and then terminated, so the consumer moves on.
+
+If publishing the dead letter fails the message is NAK-ed instead (nothing is lost while
+deliveries are left; after the last one it stays in its stream, the server stops redelivering
+it and emits a max-deliveries advisory, and an error is logged with its stream sequence).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import TYPE_CHECKING, Any, Final
+
+import pydantic
+from fast_depends.exceptions import ValidationError as ArgumentsValidationError
+from faststream import AckPolicy
+from faststream._internal.middlewares import BaseMiddleware
+from faststream.exceptions import (
+    HandlerException,
+    IgnoredException,
+    NackMessage,
+    RejectMessage,
+    SubscriberNotFound,
+)
+from faststream.nats import JStream, NatsBroker, NatsRouter, PullSub
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
+from faststream.nats.prometheus import NatsPrometheusMiddleware
+from nats.aio.msg import Msg
+from opentelemetry import trace
+from prometheus_client import REGISTRY, CollectorRegistry
+
+from tirek.events.registry import UnknownEventType
+from tirek.messaging.deadletter import describe_failure, publish_dead_letter
+from tirek.messaging.naming import Naming
+from tirek.messaging.streams import ConsumerSpec
+from tirek.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from faststream._internal.basic_types import AsyncFuncAny
+    from faststream._internal.context.repository import ContextRepo
+    from faststream.message import StreamMessage
+    from faststream.nats.subscriber.usecases import PullStreamSubscriber
+    from opentelemetry.trace import TracerProvider
+
+__all__ = ["PERMANENT_ERRORS", "create_broker", "subscriber"]
+
+_log = logging.getLogger("tirek.messaging")
+
+#: Failures that no redelivery can cure: dead-lettered on the first delivery.
+PERMANENT_ERRORS: Final[tuple[type[Exception], ...]] = (
+    RejectMessage,
+    ArgumentsValidationError,
+    pydantic.ValidationError,
+    UnknownEventType,
+    json.JSONDecodeError,
+    UnicodeDecodeError,
+    SubscriberNotFound,
+)
+
+
+def create_broker(
+    settings: ServiceSettings,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    registry: CollectorRegistry | None = None,
+) -> NatsBroker:
+    """A ``NatsBroker`` for ``settings.nats_url`` with Tirek's delivery and telemetry settings.
+
+    ``tracer_provider`` defaults to the global one; ``registry`` (Prometheus) to the default
+    registry. Start and stop it in the FastAPI lifespan (the FastStream FastAPI router is
+    deprecated). Register handlers with :func:`subscriber`.
+    """
+    return NatsBroker(
+        settings.nats_url,
+        name=settings.service_name,
+        ack_policy=AckPolicy.NACK_ON_ERROR,
+        max_reconnect_attempts=-1,
+        middlewares=(
+            NatsTelemetryMiddleware(tracer_provider=tracer_provider),
+            NatsPrometheusMiddleware(
+                registry=registry if registry is not None else REGISTRY,
+                app_name=settings.service_name,
+            ),
+        ),
+    )
+
+
+def subscriber(
+    broker: NatsBroker,
+    naming: Naming,
+    spec: ConsumerSpec,
+    *,
+    batch_size: int = 1,
+    fetch_timeout: float = 5.0,
+    title: str | None = None,
+    description: str | None = None,
+) -> PullStreamSubscriber:
+    """A durable pull subscriber for ``spec``; use it as a decorator on the handler.
+
+    ``batch_size`` messages are fetched at a time and handled concurrently; ``fetch_timeout``
+    is how long one fetch waits for messages. Dead-lettering and backoff are described in the
+    module docstring.
+    """
+    subjects = spec.subjects(naming)
+    router = NatsRouter(middlewares=(_DeadLetterPolicy(broker, naming, spec),))
+    handler = router.subscriber(
+        # Several filters travel in the consumer config; FastStream then needs no subject.
+        subjects[0] if len(subjects) == 1 else "",
+        stream=JStream(spec.stream_name(naming), declare=False),
+        durable=spec.durable(naming),
+        config=spec.consumer_config(naming),
+        pull_sub=PullSub(batch_size=batch_size, timeout=fetch_timeout),
+        title=title or spec.name,
+        description=description,
+    )
+    broker.include_router(router)
+    return handler
+
+
+class _DeadLetterPolicy:
+    """FastStream middleware factory: settles one consumer's failed messages."""
+
+    def __init__(self, broker: NatsBroker, naming: Naming, spec: ConsumerSpec) -> None:
+        self.broker = broker
+        self.naming = naming
+        self.spec = spec
+
+    def __call__(self, msg: Any, /, *, context: ContextRepo) -> _DeadLetterMiddleware:
+        return _DeadLetterMiddleware(msg, context=context, policy=self)
+
+    async def settle(self, raw: Msg, exc: BaseException, *, permanent: bool) -> HandlerException:
+        """NAK with backoff while deliveries are left, else dead-letter and terminate."""
+        spec = self.spec
+        delivered = raw.metadata.num_delivered
+        log_fields = {
+            "consumer": spec.name,
+            "subject": raw.subject,
+            "stream": raw.metadata.stream,
+            "attempt": delivered,
+            "error_type": type(exc).__name__,
+        }
+        if not permanent and delivered < spec.max_deliver:
+            _log.warning("handler failed; redelivery scheduled", extra=log_fields, exc_info=exc)
+            return NackMessage(delay=spec.redelivery_delay(delivered))
+        try:
+            await publish_dead_letter(
+                self.broker.connection.jetstream(),
+                self.naming,
+                consumer=spec.name,
+                msg=raw,
+                reason=describe_failure(exc),
+            )
+        except Exception:
+            _log.exception(
+                "could not dead-letter a message (stream sequence %d); NAK-ed instead",
+                raw.metadata.sequence.stream,
+                extra=log_fields,
+            )
+            return NackMessage(delay=spec.redelivery_delay(delivered))
+        _log.warning("message dead-lettered", extra=log_fields, exc_info=exc)
+        return RejectMessage()
+
+
+class _DeadLetterMiddleware(BaseMiddleware):
+    """Per-message: turns a handler failure into a NAK with delay or a dead letter."""
+
+    def __init__(self, msg: Any, /, *, context: ContextRepo, policy: _DeadLetterPolicy) -> None:
+        super().__init__(msg, context=context)
+        #: The raw JetStream message (pull subscribers hand one message to each middleware).
+        self._raw: Msg = msg
+        self._policy = policy
+        self._settled = False
+
+    async def consume_scope(self, call_next: AsyncFuncAny, msg: StreamMessage[Any]) -> Any:
+        try:
+            return await call_next(msg)
+        except NackMessage as exc:
+            # The handler asked for a retry: honoured while deliveries are left.
+            self._settled = True
+            if self._raw.metadata.num_delivered < self._policy.spec.max_deliver:
+                raise
+            raise await self._policy.settle(self._raw, exc, permanent=True) from exc
+        except RejectMessage as exc:
+            self._settled = True
+            raise await self._policy.settle(self._raw, exc, permanent=True) from exc
+        except IgnoredException:
+            raise
+        except Exception as exc:
+            self._settled = True
+            # The telemetry middleware outside sees only the NAK/reject; keep the real error.
+            trace.get_current_span().record_exception(exc)
+            permanent = isinstance(exc, PERMANENT_ERRORS)
+            raise await self._policy.settle(self._raw, exc, permanent=permanent) from exc
+
+    async def after_processed(
+        self,
+        exc_type: type[BaseException] | None = None,
+        exc_val: BaseException | None = None,
+        exc_tb: TracebackType | None = None,
+    ) -> bool | None:
+        # Failures before any handler was chosen (no handler's filter accepts the message, the
+        # parser failed) never pass through consume_scope; no redelivery cures them either.
+        if (
+            self._settled
+            or not isinstance(exc_val, Exception)
+            or isinstance(exc_val, IgnoredException)
+        ):
+            return False
+        raw = self._raw
+        outcome = await self._policy.settle(raw, exc_val, permanent=True)
+        if isinstance(outcome, NackMessage):
+            await raw.nak(**outcome.extra_options)
+        else:
+            await raw.term()
+        return True
