@@ -7,7 +7,6 @@ from enum import StrEnum
 
 import pytest
 from pydantic import BaseModel
-
 from tirek.events import Envelope, all_contracts, contract_for
 from tirek.events.intake import CaseCategory, CaseRegistered
 from tirek.events.schema import check, incompatibilities
@@ -19,8 +18,20 @@ def test_every_published_contract_matches_its_recorded_schema() -> None:
 
 
 def test_no_contract_carries_personal_fields() -> None:
-    forbidden = {"name", "first_name", "last_name", "full_name", "birth_date", "document_number",
-                 "phone", "address", "email", "notes", "note", "comment"}
+    forbidden = {
+        "name",
+        "first_name",
+        "last_name",
+        "full_name",
+        "birth_date",
+        "document_number",
+        "phone",
+        "address",
+        "email",
+        "notes",
+        "note",
+        "comment",
+    }
     for (event_type, version), model in all_contracts().items():
         leaked = forbidden & set(model.model_fields)
         assert not leaked, f"{event_type} v{version} carries personal fields {leaked}"
@@ -91,10 +102,18 @@ def test_incompatible_changes_are_caught(changed: type[BaseModel], expected: str
 
 def test_envelope_round_trips_to_its_registered_contract() -> None:
     payload = CaseRegistered(
-        case_id=uuid.uuid4(), case_number="KZ-AKT-2026-000001", person_id=uuid.uuid4(),
-        opened_on="2026-01-05", country="KZ", sex="female", age_band="18-24", citizenship="KG",
-        categories=[CaseCategory.PRESUMED_VICTIM_OF_TRAFFICKING], trm_stage="identification",
-        status="active", risk_level="high",
+        case_id=uuid.uuid4(),
+        case_number="KZ-AKT-2026-000001",
+        person_id=uuid.uuid4(),
+        opened_on="2026-01-05",
+        country="KZ",
+        sex="female",
+        age_band="18-24",
+        citizenship="KG",
+        categories=[CaseCategory.PRESUMED_VICTIM_OF_TRAFFICKING],
+        trm_stage="identification",
+        status="active",
+        risk_level="high",
     )
     envelope = Envelope.wrap(payload, tenant=uuid.uuid4(), subject=payload.case_id)
     parsed = Envelope.model_validate_json(envelope.model_dump_json())

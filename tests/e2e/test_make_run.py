@@ -9,7 +9,6 @@ from pathlib import Path
 import httpx
 import pytest
 from keycloak import KeycloakOpenID
-
 from tirek.demo.consortium import DEMO_PASSWORD, TENANTS
 from tirek.demo.seed import publish_tenants, seed_intake
 from tirek.localstack.servers import free_port
@@ -38,7 +37,9 @@ def platform(
             urls = stack.start()
             asyncio.run(publish_tenants(nats_url, Naming(env["TIREK_NAMESPACE"])))
             urls["seeded"] = str(
-                asyncio.run(seed_intake(urls["intake"], f"{urls['issuer']}realms/tirek", cases_per_ngo=3))
+                asyncio.run(
+                    seed_intake(urls["intake"], f"{urls['issuer']}realms/tirek", cases_per_ngo=3)
+                )
             )
             yield urls
         finally:
@@ -59,8 +60,13 @@ def test_a_demo_caseworker_gets_a_token_and_registers_a_case(platform: dict[str,
         f"{intake}/v1/cases",
         headers=headers,
         json={
-            "person": {"first_name": "Айжан", "second_name": "Касымова", "sex": "female",
-                       "estimated_age": 24, "citizenship": "KG"},
+            "person": {
+                "first_name": "Айжан",
+                "second_name": "Касымова",
+                "sex": "female",
+                "estimated_age": 24,
+                "citizenship": "KG",
+            },
             "categories": ["presumed_victim_of_trafficking"],
         },
     )

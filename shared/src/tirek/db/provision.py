@@ -45,7 +45,10 @@ def _url(admin_dsn: str, *, user: str, password: str, database: str) -> str:
 
 
 async def ensure_service_database(
-    admin_dsn: str, database: str, *, password: str = "tirek-local"  # noqa: S107
+    admin_dsn: str,
+    database: str,
+    *,
+    password: str = "tirek-local",  # noqa: S107
 ) -> DatabaseUrls:
     """Create (idempotently) ``database`` with its owner and application roles.
 
@@ -79,7 +82,9 @@ async def ensure_service_database(
         await conn.execute("REVOKE ALL ON SCHEMA public FROM PUBLIC")
         await conn.execute(f'GRANT USAGE ON SCHEMA public TO "{app}"')
         await conn.execute(f'REVOKE ALL ON DATABASE "{database}" FROM PUBLIC')
-        await conn.execute(f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO "{owner}", "{app}"')
+        await conn.execute(
+            f'GRANT CONNECT, TEMPORARY ON DATABASE "{database}" TO "{owner}", "{app}"'
+        )
     finally:
         await conn.close()
     return DatabaseUrls(

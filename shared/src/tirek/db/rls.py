@@ -25,7 +25,9 @@ def tenant_policy_statements(table: str, *, column: str = "tenant_id") -> Iterat
     )
 
 
-def grant_statements(table: str, role: str, privileges: str = "SELECT, INSERT, UPDATE") -> Iterator[str]:
+def grant_statements(
+    table: str, role: str, privileges: str = "SELECT, INSERT, UPDATE"
+) -> Iterator[str]:
     """Grants for the application role (no DELETE unless a table needs it)."""
     yield f'GRANT {privileges} ON "{table}" TO "{role}"'
 

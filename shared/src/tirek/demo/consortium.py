@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 _NS = uuid.UUID("6f1c2b8e-7a43-4d0e-9a55-3f1d2c7b9e10")
 
 #: The one password of every demo user (development issuer only; production refuses it).
-DEMO_PASSWORD = "demo"  # noqa: S105
+DEMO_PASSWORD = "demo"
 
 
 @dataclass(frozen=True)
@@ -46,12 +46,43 @@ class DemoUser:
 
 
 TENANTS: tuple[DemoTenant, ...] = (
-    DemoTenant("AKT", "KZ", "Aktobe", {"ru": "Сана Сезім (Актобе)", "en": "Sana Sezim (Aktobe)"}, ("ru", "kk")),
-    DemoTenant("TLD", "KZ", "Taldykorgan", {"ru": "Ансар (Талдыкорган)", "en": "Ansar (Taldykorgan)"}, ("ru", "kk")),
+    DemoTenant(
+        "AKT",
+        "KZ",
+        "Aktobe",
+        {"ru": "Сана Сезім (Актобе)", "en": "Sana Sezim (Aktobe)"},
+        ("ru", "kk"),
+    ),
+    DemoTenant(
+        "TLD",
+        "KZ",
+        "Taldykorgan",
+        {"ru": "Ансар (Талдыкорган)", "en": "Ansar (Taldykorgan)"},
+        ("ru", "kk"),
+    ),
     DemoTenant("OSH", "KG", "Osh", {"ru": "Мекен (Ош)", "en": "Meken (Osh)"}, ("ru", "ky", "uz")),
-    DemoTenant("JAL", "KG", "Jalal-Abad", {"ru": "Ынтымак (Джалал-Абад)", "en": "Yntymak (Jalal-Abad)"}, ("ru", "ky")),
-    DemoTenant("NUK", "UZ", "Karakalpakstan", {"ru": "Истикбол (Нукус)", "en": "Istiqbol (Nukus)"}, ("ru", "uz", "kaa")),
-    DemoTenant("CRD", "KZ", "Almaty", {"ru": "Координация консорциума", "en": "Consortium coordination"}, ("ru", "en"), kind="coordination"),
+    DemoTenant(
+        "JAL",
+        "KG",
+        "Jalal-Abad",
+        {"ru": "Ынтымак (Джалал-Абад)", "en": "Yntymak (Jalal-Abad)"},
+        ("ru", "ky"),
+    ),
+    DemoTenant(
+        "NUK",
+        "UZ",
+        "Karakalpakstan",
+        {"ru": "Истикбол (Нукус)", "en": "Istiqbol (Nukus)"},
+        ("ru", "uz", "kaa"),
+    ),
+    DemoTenant(
+        "CRD",
+        "KZ",
+        "Almaty",
+        {"ru": "Координация консорциума", "en": "Consortium coordination"},
+        ("ru", "en"),
+        kind="coordination",
+    ),
 )
 
 
@@ -77,14 +108,46 @@ def _users() -> tuple[DemoUser, ...]:
         low = code.lower()
         for (first, last), (suffix, roles) in zip(
             names,
-            [("caseworker", ("caseworker",)), ("manager", ("case_manager",)), ("admin", ("tenant_admin",))],
+            [
+                ("caseworker", ("caseworker",)),
+                ("manager", ("case_manager",)),
+                ("admin", ("tenant_admin",)),
+            ],
             strict=True,
         ):
             users.append(
-                DemoUser(f"{low}-{suffix}", code, roles, language, first, last, f"{low}-{suffix}@demo.tirek.local")
+                DemoUser(
+                    f"{low}-{suffix}",
+                    code,
+                    roles,
+                    language,
+                    first,
+                    last,
+                    f"{low}-{suffix}@demo.tirek.local",
+                )
             )
-    users.append(DemoUser("coordinator", "CRD", ("coordinator",), "en", "Aliya", "Seitova", "coordinator@demo.tirek.local"))
-    users.append(DemoUser("platform-admin", "CRD", ("platform_admin",), "en", "Timur", "Akhmetov", "platform@demo.tirek.local"))
+    users.append(
+        DemoUser(
+            "coordinator",
+            "CRD",
+            ("coordinator",),
+            "en",
+            "Aliya",
+            "Seitova",
+            "coordinator@demo.tirek.local",
+        )
+    )
+    users.append(
+        DemoUser(
+            "platform-admin",
+            "CRD",
+            ("platform_admin",),
+            "en",
+            "Timur",
+            "Akhmetov",
+            "platform@demo.tirek.local",
+        )
+    )
     return tuple(users)
 
 

@@ -42,7 +42,10 @@ _PEOPLE: dict[str, list[tuple[str, str, str, str, str]]] = {
         ("Асель", "Нурмуханова", "Assel Nurmukhanova", "female", "KZ"),
         ("Ерлан", "Сапаров", "Yerlan Saparov", "male", "KZ"),
     ],
-    "TJ": [("Тахир", "Сабиров", "Takhir Sabirov", "male", "TJ"), ("Зарина", "Давлатова", "Zarina Davlatova", "female", "TJ")],
+    "TJ": [
+        ("Тахир", "Сабиров", "Takhir Sabirov", "male", "TJ"),
+        ("Зарина", "Давлатова", "Zarina Davlatova", "female", "TJ"),
+    ],
 }
 _CATEGORIES = [
     (["labour_migrant", "vulnerable_migrant"], []),
@@ -64,18 +67,31 @@ _ASSISTANCE = [
     ("voluntary_return", "office"),
     ("reintegration_support", "office"),
 ]
-_TOPICS = ["safe_migration", "employment_abroad", "documents_and_registration", "labour_rights",
-           "possible_trafficking", "return_home"]
+_TOPICS = [
+    "safe_migration",
+    "employment_abroad",
+    "documents_and_registration",
+    "labour_rights",
+    "possible_trafficking",
+    "return_home",
+]
 _PROJECTS = ["IOM-CA-SAFE", "USAID-SM-2026", "MFA-RETURN"]
 
 
 def tenant_event(tenant: DemoTenant) -> Envelope:
     payload = TenantOnboarded(
-        tenant_id=tenant.id, code=tenant.code, country=tenant.country, region=tenant.region,
-        kind=tenant.kind, names=tenant.name, languages=list(tenant.languages),
+        tenant_id=tenant.id,
+        code=tenant.code,
+        country=tenant.country,
+        region=tenant.region,
+        kind=tenant.kind,
+        names=tenant.name,
+        languages=list(tenant.languages),
     )
     return Envelope.wrap(
-        payload, tenant=tenant.id, subject=tenant.id,
+        payload,
+        tenant=tenant.id,
+        subject=tenant.id,
         event_id=uuid.uuid5(_NS, f"tenant.onboarded:{tenant.code}"),
         time=datetime(2026, 1, 1, tzinfo=UTC),
     )
@@ -100,16 +116,27 @@ async def publish_tenants(nats_url: str, naming: Naming) -> None:
 async def password_token(client: httpx.AsyncClient, issuer: str, username: str) -> str:
     response = await client.post(
         f"{issuer}/protocol/openid-connect/token",
-        data={"grant_type": "password", "client_id": "tirek-web", "username": username,
-              "password": DEMO_PASSWORD, "scope": "openid"},
+        data={
+            "grant_type": "password",
+            "client_id": "tirek-web",
+            "username": username,
+            "password": DEMO_PASSWORD,
+            "scope": "openid",
+        },
     )
     response.raise_for_status()
     return str(response.json()["access_token"])
 
 
 def _case_body(rng: random.Random, tenant: DemoTenant, today: date) -> dict[str, Any]:
-    pool = _PEOPLE["KG"] + _PEOPLE["UZ"] + _PEOPLE["TJ"] if tenant.country == "KZ" else (
-        _PEOPLE["KG"] + _PEOPLE["KZ"] if tenant.country != "KG" else _PEOPLE["KG"] + _PEOPLE["UZ"]
+    pool = (
+        _PEOPLE["KG"] + _PEOPLE["UZ"] + _PEOPLE["TJ"]
+        if tenant.country == "KZ"
+        else (
+            _PEOPLE["KG"] + _PEOPLE["KZ"]
+            if tenant.country != "KG"
+            else _PEOPLE["KG"] + _PEOPLE["UZ"]
+        )
     )
     first, family, latin, sex, citizenship = rng.choice(pool)
     categories, forms = rng.choice(_CATEGORIES)
@@ -117,25 +144,46 @@ def _case_body(rng: random.Random, tenant: DemoTenant, today: date) -> dict[str,
     age = rng.randint(16, 55)
     return {
         "person": {
-            "first_name": first, "second_name": family, "name_latin": latin, "sex": sex,
+            "first_name": first,
+            "second_name": family,
+            "name_latin": latin,
+            "sex": sex,
             "birth_date": (opened - timedelta(days=age * 365 + rng.randint(0, 300))).isoformat()
-            if rng.random() < 0.7 else None,
-            "estimated_age": age, "citizenship": citizenship, "languages": ["ru"],
-            "documents": [{"type": "passport", "status": rng.choice(["held", "lost", "confiscated", "expired"])}],
+            if rng.random() < 0.7
+            else None,
+            "estimated_age": age,
+            "citizenship": citizenship,
+            "languages": ["ru"],
+            "documents": [
+                {
+                    "type": "passport",
+                    "status": rng.choice(["held", "lost", "confiscated", "expired"]),
+                }
+            ],
         },
         "categories": categories,
         "exploitation_forms": forms,
-        "trm_stage": rng.choice(["identification", "first_assistance_and_protection",
-                                 "long_term_assistance_and_social_inclusion"]),
+        "trm_stage": rng.choice(
+            [
+                "identification",
+                "first_assistance_and_protection",
+                "long_term_assistance_and_social_inclusion",
+            ]
+        ),
         "risk_level": rng.choice(["low", "medium", "high"]),
         "opened_on": opened.isoformat(),
     }
 
 
-async def _register_with_retry(client: httpx.AsyncClient, url: str, body: dict[str, Any],
-                               headers: dict[str, str], timeout: float = 60.0) -> dict[str, Any]:
+async def _register_with_retry(
+    client: httpx.AsyncClient,
+    url: str,
+    body: dict[str, Any],
+    headers: dict[str, str],
+    patience: float = 60.0,
+) -> dict[str, Any]:
     """Register a case, waiting while intake has not yet consumed the tenant's onboarding."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + patience
     while True:
         response = await client.post(url, json=body, headers=headers)
         if response.status_code != 409 or time.monotonic() > deadline:
@@ -144,7 +192,9 @@ async def _register_with_retry(client: httpx.AsyncClient, url: str, body: dict[s
         await asyncio.sleep(0.3)
 
 
-async def seed_intake(intake_url: str, issuer: str, *, cases_per_ngo: int = 8, today: date | None = None) -> int:
+async def seed_intake(
+    intake_url: str, issuer: str, *, cases_per_ngo: int = 8, today: date | None = None
+) -> int:
     """Register demo cases, assistance, consents and contacts for NGOs that have none yet."""
     today = today or date.today()
     created = 0
@@ -152,10 +202,12 @@ async def seed_intake(intake_url: str, issuer: str, *, cases_per_ngo: int = 8, t
         for tenant in TENANTS:
             if tenant.kind != "ngo":
                 continue
-            rng = random.Random(tenant.code)  # noqa: S311 - demo data, not security
+            rng = random.Random(tenant.code)
             token = await password_token(client, issuer, f"{tenant.alias}-caseworker")
             headers = {"Authorization": f"Bearer {token}"}
-            existing = await client.get(f"{intake_url}/v1/cases", params={"limit": 1}, headers=headers)
+            existing = await client.get(
+                f"{intake_url}/v1/cases", params={"limit": 1}, headers=headers
+            )
             if existing.status_code == 200 and existing.json()["items"]:
                 continue
             for _ in range(cases_per_ngo):
@@ -165,27 +217,42 @@ async def seed_intake(intake_url: str, issuer: str, *, cases_per_ngo: int = 8, t
                 opened = date.fromisoformat(case["opened_on"])
                 for _ in range(rng.randint(1, 4)):
                     kind, mode = rng.choice(_ASSISTANCE)
-                    provided = opened + timedelta(days=rng.randint(0, max(0, (today - opened).days)))
+                    provided = opened + timedelta(
+                        days=rng.randint(0, max(0, (today - opened).days))
+                    )
                     response = await client.post(
-                        f"{intake_url}/v1/cases/{case['id']}/assistance", headers=headers,
-                        json={"type": kind, "mode": mode, "provided_on": provided.isoformat(),
-                              "project_code": rng.choice(_PROJECTS)},
+                        f"{intake_url}/v1/cases/{case['id']}/assistance",
+                        headers=headers,
+                        json={
+                            "type": kind,
+                            "mode": mode,
+                            "provided_on": provided.isoformat(),
+                            "project_code": rng.choice(_PROJECTS),
+                        },
                     )
                     response.raise_for_status()
                 response = await client.post(
-                    f"{intake_url}/v1/cases/{case['id']}/consents", headers=headers,
-                    json={"purpose": "registration", "scope": ["first_name", "second_name", "sex", "citizenship"],
-                          "method": "written",
-                          "given_at": datetime.combine(opened, datetime.min.time(), UTC).isoformat()},
+                    f"{intake_url}/v1/cases/{case['id']}/consents",
+                    headers=headers,
+                    json={
+                        "purpose": "registration",
+                        "scope": ["first_name", "second_name", "sex", "citizenship"],
+                        "method": "written",
+                        "given_at": datetime.combine(opened, datetime.min.time(), UTC).isoformat(),
+                    },
                 )
                 response.raise_for_status()
             for _ in range(6):
                 response = await client.post(
-                    f"{intake_url}/v1/contacts", headers=headers,
-                    json={"received_on": (today - timedelta(days=rng.randint(0, 360))).isoformat(),
-                          "topic": rng.choice(_TOPICS), "country": rng.choice(["RU", "KZ", "TR", "KR"]),
-                          "sex": rng.choice(["male", "female", "unknown"]),
-                          "project_code": rng.choice(_PROJECTS)},
+                    f"{intake_url}/v1/contacts",
+                    headers=headers,
+                    json={
+                        "received_on": (today - timedelta(days=rng.randint(0, 360))).isoformat(),
+                        "topic": rng.choice(_TOPICS),
+                        "country": rng.choice(["RU", "KZ", "TR", "KR"]),
+                        "sex": rng.choice(["male", "female", "unknown"]),
+                        "project_code": rng.choice(_PROJECTS),
+                    },
                 )
                 response.raise_for_status()
     return created

@@ -29,7 +29,7 @@ class TenantOnboarded(Contract):
     region: str
     kind: str = Field("ngo", description="ngo | coordination")
     names: dict[str, str] = Field(description="display name per language code")
-    languages: list[str] = []
+    languages: list[str] = Field(default_factory=list)
 
 
 @register

@@ -47,8 +47,13 @@ class AgeBand(StrEnum):
     def of(cls, age: int | None) -> AgeBand:
         if age is None or age < 0:
             return cls.UNKNOWN
-        for limit, band in ((12, cls.UNDER_12), (18, cls.FROM_12_TO_17), (25, cls.FROM_18_TO_24),
-                            (35, cls.FROM_25_TO_34), (50, cls.FROM_35_TO_49)):
+        for limit, band in (
+            (12, cls.UNDER_12),
+            (18, cls.FROM_12_TO_17),
+            (25, cls.FROM_18_TO_24),
+            (35, cls.FROM_25_TO_34),
+            (50, cls.FROM_35_TO_49),
+        ):
             if age < limit:
                 return band
         return cls.FROM_50
@@ -195,9 +200,11 @@ class CaseRegistered(Contract):
     country: str = Field(description="ISO 3166-1 alpha-2 country of the registering NGO")
     sex: Sex
     age_band: AgeBand
-    citizenship: str | None = Field(None, description="ISO 3166-1 alpha-2, or null if stateless/unknown")
+    citizenship: str | None = Field(
+        None, description="ISO 3166-1 alpha-2, or null if stateless/unknown"
+    )
     categories: list[CaseCategory]
-    exploitation_forms: list[ExploitationForm] = []
+    exploitation_forms: list[ExploitationForm] = Field(default_factory=list)
     trm_stage: TrmStage
     status: CaseStatus
     risk_level: RiskLevel
@@ -215,12 +222,14 @@ class CaseUpdated(Contract):
 
     case_id: uuid.UUID
     case_number: str
-    changed: list[str] = Field(description="names of the fields that changed (never their values when personal)")
+    changed: list[str] = Field(
+        description="names of the fields that changed (never their values when personal)"
+    )
     sex: Sex
     age_band: AgeBand
     citizenship: str | None = None
     categories: list[CaseCategory]
-    exploitation_forms: list[ExploitationForm] = []
+    exploitation_forms: list[ExploitationForm] = Field(default_factory=list)
     trm_stage: TrmStage
     status: CaseStatus
     risk_level: RiskLevel
@@ -271,7 +280,9 @@ class ContactRecorded(Contract):
     received_on: date
     mode: AssistanceMode
     topic: ContactTopic
-    country: str | None = Field(None, description="country the contact is about (ISO 3166-1 alpha-2)")
+    country: str | None = Field(
+        None, description="country the contact is about (ISO 3166-1 alpha-2)"
+    )
     sex: Sex
     project_code: str | None = None
 
@@ -289,7 +300,9 @@ class ConsentGiven(Contract):
     case_id: uuid.UUID
     purpose: ConsentPurpose
     scope: list[str] = Field(description="names of the fields the consent covers")
-    recipient_tenant: uuid.UUID | None = Field(None, description="for a referral: the receiving NGO")
+    recipient_tenant: uuid.UUID | None = Field(
+        None, description="for a referral: the receiving NGO"
+    )
     given_by: ConsentGiver
     method: ConsentMethod
     given_at: datetime

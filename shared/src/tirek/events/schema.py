@@ -92,8 +92,10 @@ def incompatibilities(recorded: dict[str, Any], current: dict[str, Any]) -> list
             problems.append(f"field {name!r} was removed")
             continue
         _compatible_node(
-            _strip_docs(_deref(recorded, old)), _strip_docs(_deref(current, new_props[name])),
-            name, problems,
+            _strip_docs(_deref(recorded, old)),
+            _strip_docs(_deref(current, new_props[name])),
+            name,
+            problems,
         )
     newly_required = set(current.get("required", [])) - set(recorded.get("required", []))
     problems += [f"field {name!r} became required" for name in sorted(newly_required)]
@@ -103,7 +105,9 @@ def incompatibilities(recorded: dict[str, Any], current: dict[str, Any]) -> list
 def check(root: Path = CONTRACTS_DIR) -> list[str]:
     """Every problem between the recorded schemas under ``root`` and the code."""
     problems: list[str] = []
-    current = {path.relative_to(CONTRACTS_DIR): schema for path, schema in current_schemas().items()}
+    current = {
+        path.relative_to(CONTRACTS_DIR): schema for path, schema in current_schemas().items()
+    }
     recorded_paths = {p.relative_to(root) for p in root.glob("*/*.json")}
     for rel in sorted(recorded_paths - current.keys()):
         problems.append(f"{rel}: recorded but no contract publishes it any more (keep the version)")
@@ -120,7 +124,9 @@ def check(root: Path = CONTRACTS_DIR) -> list[str]:
 def write(root: Path = CONTRACTS_DIR) -> list[Path]:
     """Record the current schema of every contract (refuses incompatible changes)."""
     if problems := [p for p in check(root) if "not recorded" not in p]:
-        raise SystemExit("incompatible contract changes; publish a new version:\n" + "\n".join(problems))
+        raise SystemExit(
+            "incompatible contract changes; publish a new version:\n" + "\n".join(problems)
+        )
     written = []
     for path, schema in current_schemas().items():
         target = root / path.relative_to(CONTRACTS_DIR)

@@ -67,13 +67,17 @@ def run(home: Path) -> int:
         asyncio.run(publish_tenants(urls["nats"], Naming(os.environ.get("TIREK_NAMESPACE", ""))))
         created = asyncio.run(seed_intake(urls["intake"], f"{urls['issuer']}realms/tirek"))
         print(f"  {created} demo cases registered" if created else "  demo data already present")
-        print(BANNER.format(home=home, password=DEMO_PASSWORD, logins=_logins(), **urls), flush=True)
+        print(
+            BANNER.format(home=home, password=DEMO_PASSWORD, logins=_logins(), **urls), flush=True
+        )
         if os.environ.get("TIREK_RUN_ONCE"):  # used by the end-to-end test of make run
             return 0
         while not stopping.wait(1.0):
             for name, process in stack.processes:
                 if process.poll() is not None:
-                    print(f"{name} exited with code {process.returncode}; see {home}/logs/{name}.log")
+                    print(
+                        f"{name} exited with code {process.returncode}; see {home}/logs/{name}.log"
+                    )
                     return 1
         return 0
     finally:

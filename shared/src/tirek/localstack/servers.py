@@ -166,7 +166,9 @@ def postgres_bin_dir() -> Path:
         return Path(explicit)
     debian = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/initdb"),
-        key=lambda p: int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0,
+        key=lambda p: (
+            int(Path(p).parent.parent.name) if Path(p).parent.parent.name.isdigit() else 0
+        ),
     )
     if debian:
         return Path(debian[-1]).parent
@@ -234,8 +236,10 @@ class PostgresServer:
             subprocess.run(
                 [
                     str(self.bin_dir / "initdb"),
-                    "-D", str(pgdata),
-                    "-U", self.superuser,
+                    "-D",
+                    str(pgdata),
+                    "-U",
+                    self.superuser,
                     "--auth=trust",
                     "--encoding=UTF8",
                     "--locale=C.UTF-8",
@@ -260,10 +264,15 @@ class PostgresServer:
         subprocess.run(
             [
                 str(self.bin_dir / "pg_ctl"),
-                "-D", str(pgdata),
-                "-l", str(self.data_dir / "postgres.log"),
-                "-o", " ".join(options),
-                "-w", "-t", "60",
+                "-D",
+                str(pgdata),
+                "-l",
+                str(self.data_dir / "postgres.log"),
+                "-o",
+                " ".join(options),
+                "-w",
+                "-t",
+                "60",
                 "start",
             ],
             check=True,

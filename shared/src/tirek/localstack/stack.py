@@ -20,7 +20,6 @@ from pathlib import Path
 
 import httpx
 import nats
-
 from tirek.db.provision import DatabaseUrls, ensure_service_database
 from tirek.localstack.servers import NatsServer, PostgresServer, free_port, port_is_free
 from tirek.messaging.naming import Naming
@@ -50,7 +49,9 @@ def _port(variable: str, default: int) -> int:
     return default if port_is_free(default) else free_port()
 
 
-def _wait_http(url: str, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None) -> None:
+def _wait_http(
+    url: str, timeout: float = 60.0, process: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -82,13 +83,17 @@ class Stack:
         nats_url = os.environ.get("TIREK_NATS_URL")
         if not nats_url:
             port = ports.get("nats") if ports.get("nats") and port_is_free(ports["nats"]) else 0
-            self.nats_server = NatsServer(self.home / "nats", port=port or _port("TIREK_NATS_PORT", 4222)).start()
+            self.nats_server = NatsServer(
+                self.home / "nats", port=port or _port("TIREK_NATS_PORT", 4222)
+            ).start()
             nats_url = self.nats_server.url
             ports["nats"] = self.nats_server.port
         admin_dsn = os.environ.get("TIREK_DATABASE_URL")
         if not admin_dsn:
             port = ports.get("pg") if ports.get("pg") and port_is_free(ports["pg"]) else 0
-            self.pg_server = PostgresServer(self.home / "pg", port=port or _port("TIREK_PG_PORT", 5432)).start()
+            self.pg_server = PostgresServer(
+                self.home / "pg", port=port or _port("TIREK_PG_PORT", 5432)
+            ).start()
             admin_dsn = self.pg_server.dsn
             ports["pg"] = self.pg_server.port
         ports_file.write_text(json.dumps(ports))
@@ -101,7 +106,10 @@ class Stack:
         log_dir.mkdir(exist_ok=True)
         with open(log_dir / f"{name}.log", "ab") as out:
             process = subprocess.Popen(
-                [sys.executable, *args], stdout=out, stderr=subprocess.STDOUT, env={**os.environ, **env}
+                [sys.executable, *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env={**os.environ, **env},
             )
         self.processes.append((name, process))
         return process
@@ -129,8 +137,16 @@ class Stack:
         issuer_base = f"http://127.0.0.1:{idp_port}/"
         idp = self.spawn(
             "devidp",
-            ["-m", "tirek.devidp", "--host", "127.0.0.1", "--port", str(idp_port),
-             "--data-dir", str(self.home / "devidp")],
+            [
+                "-m",
+                "tirek.devidp",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(idp_port),
+                "--data-dir",
+                str(self.home / "devidp"),
+            ],
             {},
         )
         self.urls["issuer"] = issuer_base
@@ -139,8 +155,10 @@ class Stack:
             db = asyncio.run(ensure_service_database(admin_dsn, service.database(namespace)))
             env = self.service_env(service, db, nats_url, issuer_base)
             migrate = subprocess.run(
-                [sys.executable, "-m", service.name, "migrate"], env={**os.environ, **env},
-                capture_output=True, text=True,
+                [sys.executable, "-m", service.name, "migrate"],
+                env={**os.environ, **env},
+                capture_output=True,
+                text=True,
             )
             if migrate.returncode != 0:
                 raise RuntimeError(f"{service.name} migrations failed:\n{migrate.stderr[-3000:]}")
@@ -159,7 +177,9 @@ class Stack:
         return {
             "TIREK_ENV": os.environ.get("TIREK_ENV", "development"),
             "TIREK_SERVICE_NAME": service.name,
-            "TIREK_HTTP_PORT": str(_port(f"TIREK_{service.name.upper()}_PORT", service.default_port)),
+            "TIREK_HTTP_PORT": str(
+                _port(f"TIREK_{service.name.upper()}_PORT", service.default_port)
+            ),
             "TIREK_NATS_URL": nats_url,
             "TIREK_DB_URL": db.app_url,
             "TIREK_DB_OWNER_URL": db.owner_url,

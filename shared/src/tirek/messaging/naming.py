@@ -26,4 +26,4 @@ class Naming:
     def strip(self, subject: str) -> str:
         """The subject without the namespace prefix."""
         prefix = f"{self.namespace}."
-        return subject[len(prefix):] if self.namespace and subject.startswith(prefix) else subject
+        return subject[len(prefix) :] if self.namespace and subject.startswith(prefix) else subject

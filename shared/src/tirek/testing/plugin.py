@@ -105,11 +105,20 @@ def devidp_url(_server_dir: Path) -> Iterator[str]:
     """
     port = free_port()
     data_dir = _server_dir / "devidp"
-    log = open(_server_dir / "devidp.log", "ab")  # noqa: SIM115 - closed below
+    log = open(_server_dir / "devidp.log", "ab")
     env = {**os.environ, "TIREK_ENV": "test"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "tirek.devidp", "--host", "127.0.0.1", "--port", str(port),
-         "--data-dir", str(data_dir)],
+        [
+            sys.executable,
+            "-m",
+            "tirek.devidp",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(data_dir),
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         env=env,
