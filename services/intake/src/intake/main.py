@@ -6,9 +6,11 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy.exc import DBAPIError
+from starlette.responses import Response
 
 from intake import assistance, cases, consents, contacts, persons
 from intake.assistance import views as assistance_views
@@ -25,6 +27,7 @@ from tirek.messaging.outbox import OutboxRelay
 from tirek.messaging.naming import Naming
 from tirek.web import create_service_app
 from tirek.web.health import database_check, nats_check
+from tirek.web.problems import Unprocessable
 
 Clock = Callable[[], datetime]
 
@@ -33,6 +36,23 @@ __all__ = ["assistance", "cases", "consents", "contacts", "create_app", "persons
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+#: SQLSTATEs of text PostgreSQL cannot store (a NUL character, in text or in JSON).
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+async def _unstorable_text(request: Request, exc: Exception) -> Response:
+    """Input text with a NUL character fails only in the database: answer 422, not 500.
+
+    The unit of work has rolled back by then, so nothing was written. Any other database
+    error is re-raised to the 500 handler.
+    """
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
+        return Unprocessable(
+            "Text may not contain NUL (\\u0000) characters.", title="Text cannot be stored"
+        ).to_response()
+    raise exc
 
 
 def create_app(
@@ -85,6 +105,7 @@ def create_app(
     app.state.naming = naming
     app.state.clock = clock
     app.state.token_verifier = verifier_from_settings(settings)
+    app.add_exception_handler(DBAPIError, _unstorable_text)
     for router in (
         case_views.router,
         assistance_views.router,

@@ -13,6 +13,10 @@ from intake.persons.models import Person
 class Case(TenantOwned, Base):
     __tablename__ = "cases"
     __table_args__ = (UniqueConstraint("tenant_id", "number", name="tenant_number"),)
+    # Read updated_at back with RETURNING on UPDATE too (the default does it on INSERT only):
+    # an expired attribute would be lazy-loaded while the response is built, which async
+    # SQLAlchemy refuses (MissingGreenlet, a 500 on every update and close).
+    __mapper_args__ = {"eager_defaults": True}  # noqa: RUF012
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     #: Human-readable, per tenant and year: KZ-AKT-2026-000123.

@@ -6,9 +6,9 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
-from intake.persons.schemas import PersonIn, PersonOut, PersonPatch
+from intake.persons.schemas import PersonIn, PersonOut, PersonPatch, reject_nulls
 from tirek.events.intake import (
     CaseCategory,
     CaseStatus,
@@ -56,6 +56,12 @@ class CasePatch(BaseModel):
     risk_level: RiskLevel | None = None
     assigned_to: UserId | None = None
     notes: Notes | None = None
+
+    @model_validator(mode="after")
+    def _required_fields_not_emptied(self) -> CasePatch:
+        # These columns are NOT NULL: an explicit null would fail in the database (a 500).
+        reject_nulls(self, "categories", "exploitation_forms", "trm_stage", "status", "risk_level")
+        return self
 
 
 class CaseClose(BaseModel):

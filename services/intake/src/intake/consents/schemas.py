@@ -51,6 +51,9 @@ class ConsentIn(BaseModel):
             raise ValueError("a guardian's consent names the guardian")
         if self.given_at.tzinfo is None:
             raise ValueError("given_at needs a time zone")
+        if self.given_at.year < 1900:
+            # Also keeps the value storable: year 1 east of UTC underflows in PostgreSQL.
+            raise ValueError("given_at is before 1900")
         if self.given_at > datetime.now(self.given_at.tzinfo):
             raise ValueError("given_at is in the future")
         if self.valid_until is not None and self.valid_until < self.given_at.date():

@@ -7,7 +7,7 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from tirek.events.intake import Sex
 
@@ -25,6 +25,15 @@ def _plausible_birth_date(value: date) -> date:
 
 
 BirthDate = Annotated[date, AfterValidator(_plausible_birth_date)]
+
+
+def reject_nulls(patch: BaseModel, *names: str) -> None:
+    """In a patch, a field may be left out but not set to null when the record requires it."""
+    emptied = sorted(
+        name for name in names if name in patch.model_fields_set and getattr(patch, name) is None
+    )
+    if emptied:
+        raise ValueError(f"{', '.join(emptied)} cannot be null; leave a field out to keep it")
 
 
 class DocumentType(StrEnum):
@@ -99,6 +108,12 @@ class PersonPatch(BaseModel):
     phone: str | None = Field(None, pattern=r"^\+?[1-9]\d{1,14}$")
     current_location: str | None = Field(None, max_length=500)
     documents: list[Document] | None = Field(None, max_length=20)
+
+    @model_validator(mode="after")
+    def _required_fields_not_emptied(self) -> PersonPatch:
+        # NOT NULL columns: an explicit null would fail in the database (a 500).
+        reject_nulls(self, "sex", "languages", "documents")
+        return self
 
 
 class PersonOut(BaseModel):
