@@ -12,13 +12,12 @@ import httpx
 import nats
 import pytest
 from fastapi import FastAPI
-from keycloak import KeycloakOpenID
-from sqlalchemy import make_url, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
-
 from intake.main import create_app
 from intake.migrate import upgrade
 from intake.settings import IntakeSettings
+from keycloak import KeycloakOpenID
+from sqlalchemy import make_url, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from tirek.db.provision import DatabaseUrls
 from tirek.demo.consortium import DEMO_PASSWORD, TENANTS
 from tirek.demo.seed import publish_tenants
@@ -41,7 +40,11 @@ class Intake:
 
     async def count(self, table: str, where: str = "true", **params: object) -> int:
         async with self.admin_engine.connect() as conn:
-            return int((await conn.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), params)).scalar_one())
+            return int(
+                (
+                    await conn.execute(text(f"SELECT count(*) FROM {table} WHERE {where}"), params)
+                ).scalar_one()
+            )
 
 
 @pytest.fixture(scope="session")

@@ -67,15 +67,22 @@ BAD_REQUESTS: dict[str, BadRequest] = {
         "PATCH", "/v1/cases/{case_id}", {"trm_stage": f"limbo_{MARK}"}, f"limbo_{MARK}"
     ),
     "unknown closure reason": BadRequest(
-        "POST", "/v1/cases/{case_id}/close", {"reason": f"bored_{MARK}"}, f"bored_{MARK}",
+        "POST",
+        "/v1/cases/{case_id}/close",
+        {"reason": f"bored_{MARK}"},
+        f"bored_{MARK}",
         user="akt-manager",
     ),
     "unknown assistance type": BadRequest(
-        "POST", "/v1/cases/{case_id}/assistance", {**ASSISTANCE, "type": f"magic_{MARK}"},
+        "POST",
+        "/v1/cases/{case_id}/assistance",
+        {**ASSISTANCE, "type": f"magic_{MARK}"},
         f"magic_{MARK}",
     ),
     "unknown consent purpose": BadRequest(
-        "POST", "/v1/cases/{case_id}/consents", {**CONSENT, "purpose": f"sale_{MARK}"},
+        "POST",
+        "/v1/cases/{case_id}/consents",
+        {**CONSENT, "purpose": f"sale_{MARK}"},
         f"sale_{MARK}",
     ),
     "unknown contact topic": BadRequest(
@@ -92,16 +99,22 @@ BAD_REQUESTS: dict[str, BadRequest] = {
         "POST", "/v1/cases", _case(opened_on="2999-07-13"), "2999-07-13"
     ),
     "assistance given in the future": BadRequest(
-        "POST", "/v1/cases/{case_id}/assistance", {**ASSISTANCE, "provided_on": "2999-07-13"},
+        "POST",
+        "/v1/cases/{case_id}/assistance",
+        {**ASSISTANCE, "provided_on": "2999-07-13"},
         "2999-07-13",
     ),
     "consent given in the future": BadRequest(
-        "POST", "/v1/cases/{case_id}/consents",
-        {**CONSENT, "given_at": "2999-07-13T10:00:00+05:00"}, "2999-07-13",
+        "POST",
+        "/v1/cases/{case_id}/consents",
+        {**CONSENT, "given_at": "2999-07-13T10:00:00+05:00"},
+        "2999-07-13",
     ),
     "consent given before the calendar can say when": BadRequest(
-        "POST", "/v1/cases/{case_id}/consents",
-        {**CONSENT, "given_at": "0001-01-01T00:00:00+05:00"}, "0001-01-01",
+        "POST",
+        "/v1/cases/{case_id}/consents",
+        {**CONSENT, "given_at": "0001-01-01T00:00:00+05:00"},
+        "0001-01-01",
     ),
     # Oversized text.
     "10,000-character first name": BadRequest(
@@ -111,7 +124,8 @@ BAD_REQUESTS: dict[str, BadRequest] = {
         "PATCH", "/v1/cases/{case_id}", {"notes": "Ж" * 9_997 + MARK}, "Ж" * 50
     ),
     "oversized document number": BadRequest(
-        "POST", "/v1/cases",
+        "POST",
+        "/v1/cases",
         _person(documents=[{"type": "passport", "status": "held", "number": "9" * 500 + MARK}]),
         "9" * 50,
     ),
@@ -123,12 +137,19 @@ BAD_REQUESTS: dict[str, BadRequest] = {
         "PATCH", "/v1/cases/{case_id}", {"notes": f"met at\u0000{MARK}"}, f"met at\u0000{MARK}"
     ),
     "NUL character in a document number": BadRequest(
-        "PATCH", "/v1/cases/{case_id}",
-        {"person": {"documents": [{"type": "passport", "status": "held", "number": f"\u0000{MARK}"}]}},
+        "PATCH",
+        "/v1/cases/{case_id}",
+        {
+            "person": {
+                "documents": [{"type": "passport", "status": "held", "number": f"\u0000{MARK}"}]
+            }
+        },
         f"\u0000{MARK}",
     ),
     "NUL character in assistance notes": BadRequest(
-        "POST", "/v1/cases/{case_id}/assistance", {**ASSISTANCE, "notes": f"\u0000{MARK}"},
+        "POST",
+        "/v1/cases/{case_id}/assistance",
+        {**ASSISTANCE, "notes": f"\u0000{MARK}"},
         f"\u0000{MARK}",
     ),
     "NUL character in hotline notes": BadRequest(
@@ -145,7 +166,9 @@ BAD_REQUESTS: dict[str, BadRequest] = {
         "POST", "/v1/cases", _person(religion=f"secret-{MARK}"), f"secret-{MARK}"
     ),
     "unknown field on a consent": BadRequest(
-        "POST", "/v1/cases/{case_id}/consents", {**CONSENT, "signature": f"sig-{MARK}"},
+        "POST",
+        "/v1/cases/{case_id}/consents",
+        {**CONSENT, "signature": f"sig-{MARK}"},
         f"sig-{MARK}",
     ),
     # Not JSON, or JSON of the wrong shape.
@@ -168,7 +191,9 @@ BAD_REQUESTS: dict[str, BadRequest] = {
         "POST", "/v1/cases", _case(categories=f"deportee{MARK}"), f"deportee{MARK}"
     ),
     "an ill-formed date": BadRequest(
-        "POST", "/v1/contacts", {**CONTACT, "received_on": f"yesterday-{MARK}"},
+        "POST",
+        "/v1/contacts",
+        {**CONTACT, "received_on": f"yesterday-{MARK}"},
         f"yesterday-{MARK}",
     ),
     # An update may leave a field out, not empty a required one.
@@ -178,7 +203,9 @@ BAD_REQUESTS: dict[str, BadRequest] = {
     "emptying a case's TRM stage": BadRequest(
         "PATCH", "/v1/cases/{case_id}", {"trm_stage": None}, "Тахир"
     ),
-    "emptying a case's status": BadRequest("PATCH", "/v1/cases/{case_id}", {"status": None}, "Тахир"),
+    "emptying a case's status": BadRequest(
+        "PATCH", "/v1/cases/{case_id}", {"status": None}, "Тахир"
+    ),
     "emptying a case's risk level": BadRequest(
         "PATCH", "/v1/cases/{case_id}", {"risk_level": None}, "Тахир"
     ),
@@ -205,8 +232,10 @@ BAD_REQUESTS: dict[str, BadRequest] = {
         "POST", "/v1/cases/{case_id}/consents/" + f"x{MARK}/withdraw", None, f"x{MARK}"
     ),
     "invalid person id for a family link": BadRequest(
-        "POST", f"/v1/persons/p-{MARK}/family-links",
-        {"related_person_id": str(uuid.uuid4()), "relation": "child"}, f"p-{MARK}",
+        "POST",
+        f"/v1/persons/p-{MARK}/family-links",
+        {"related_person_id": str(uuid.uuid4()), "relation": "child"},
+        f"p-{MARK}",
     ),
     # Query strings.
     "unknown status in a list filter": BadRequest(

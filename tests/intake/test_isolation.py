@@ -17,10 +17,10 @@ import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import text
+from tirek.demo.consortium import tenant_by_code
 
 from tests.intake.conftest import Intake
 from tests.intake.test_cases import CASE
-from tirek.demo.consortium import tenant_by_code
 
 Auth = Callable[[str], Awaitable[dict[str, str]]]
 
@@ -138,13 +138,17 @@ async def tenant_rows(intake: Intake, tenant_id: uuid.UUID) -> dict[str, list[st
     rows: dict[str, list[str]] = {}
     async with intake.admin_engine.connect() as conn:
         tables = (
-            await conn.execute(
-                text(
-                    "SELECT table_name FROM information_schema.columns WHERE table_schema = "
-                    "'public' AND column_name = 'tenant_id' ORDER BY 1"
+            (
+                await conn.execute(
+                    text(
+                        "SELECT table_name FROM information_schema.columns WHERE table_schema = "
+                        "'public' AND column_name = 'tenant_id' ORDER BY 1"
+                    )
                 )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
         assert "cases" in tables and "persons" in tables
         for table in tables:
             result = await conn.execute(
@@ -163,10 +167,14 @@ async def tenant_rows(intake: Intake, tenant_id: uuid.UUID) -> dict[str, list[st
 async def all_row_counts(intake: Intake) -> dict[str, int]:
     async with intake.admin_engine.connect() as conn:
         tables = (
-            await conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+            (
+                await conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+                )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     return {table: await intake.count(table) for table in tables}
 
 
@@ -193,13 +201,21 @@ async def akt(intake: Intake, auth: Auth) -> AktRecords:
     case = await post("/v1/cases", CASE)
     child = await post(
         "/v1/cases",
-        {**CASE, "person": {"first_name": "Малика", "sex": "female", "estimated_age": 6},
-         "categories": ["child_of_migrant"]},
+        {
+            **CASE,
+            "person": {"first_name": "Малика", "sex": "female", "estimated_age": 6},
+            "categories": ["child_of_migrant"],
+        },
     )
     consent = await post(
         f"/v1/cases/{case['id']}/consents",
-        {"purpose": "referral", "scope": ["first_name", "documents"], "method": "written",
-         "recipient_tenant": str(OSH), "given_at": "2026-03-10T12:00:00+05:00"},
+        {
+            "purpose": "referral",
+            "scope": ["first_name", "documents"],
+            "method": "written",
+            "recipient_tenant": str(OSH),
+            "given_at": "2026-03-10T12:00:00+05:00",
+        },
     )
     assistance = await post(
         f"/v1/cases/{case['id']}/assistance",
@@ -255,9 +271,7 @@ async def test_another_ngo_gets_not_found_for_every_record_of_akt_and_changes_no
 
     assert await tenant_rows(intake, AKT) == akt_before, "another NGO changed AKT's records"
     assert await all_row_counts(intake) == counts_before, "refused requests wrote rows"
-    case = await intake.client.get(
-        f"/v1/cases/{akt.case_id}", headers=await auth("akt-caseworker")
-    )
+    case = await intake.client.get(f"/v1/cases/{akt.case_id}", headers=await auth("akt-caseworker"))
     assert case.json()["status"] == "active" and case.json()["revision"] == 1, (
         "AKT's case was changed by another NGO"
     )
@@ -317,8 +331,13 @@ async def test_roles_without_case_access_are_refused_on_every_endpoint(
 
 @pytest.mark.parametrize(
     "authorization",
-    [None, "Bearer not-a-token", "Bearer ", "Basic YWt0LWNhc2V3b3JrZXI6ZGVtbw==",
-     "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0."],
+    [
+        None,
+        "Bearer not-a-token",
+        "Bearer ",
+        "Basic YWt0LWNhc2V3b3JrZXI6ZGVtbw==",
+        "Bearer eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.",
+    ],
     ids=["no token", "garbage token", "empty token", "password instead of token", "unsigned"],
 )
 async def test_requests_without_a_valid_token_are_refused_on_every_endpoint(

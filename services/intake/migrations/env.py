@@ -6,18 +6,17 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
-from sqlalchemy.ext.asyncio import create_async_engine
-
-from intake.models import Base
-from tirek.messaging import messaging_metadata
 
 # Every domain's tables, so that autogenerate sees them all.
 from intake.assistance import models as _assistance  # noqa: F401
 from intake.cases import models as _cases  # noqa: F401
 from intake.consents import models as _consents  # noqa: F401
 from intake.contacts import models as _contacts  # noqa: F401
+from intake.models import Base
 from intake.persons import models as _persons  # noqa: F401
 from intake.tenants import models as _tenants  # noqa: F401
+from sqlalchemy.ext.asyncio import create_async_engine
+from tirek.messaging import messaging_metadata
 
 config = context.config
 # The kernel's outbox and inbox live beside intake's tables: autogenerate must see both.

@@ -11,6 +11,14 @@ from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.exc import DBAPIError
 from starlette.responses import Response
+from tirek.auth import verifier_from_settings
+from tirek.db import create_engine, session_factory
+from tirek.messaging.broker import create_broker
+from tirek.messaging.naming import Naming
+from tirek.messaging.outbox import OutboxRelay
+from tirek.web import create_service_app
+from tirek.web.health import database_check, nats_check
+from tirek.web.problems import Unprocessable
 
 from intake import assistance, cases, consents, contacts, persons
 from intake.assistance import views as assistance_views
@@ -20,14 +28,6 @@ from intake.contacts import views as contact_views
 from intake.handlers import register_handlers
 from intake.persons import views as person_views
 from intake.settings import IntakeSettings, get_settings
-from tirek.auth import verifier_from_settings
-from tirek.db import create_engine, session_factory
-from tirek.messaging.broker import create_broker
-from tirek.messaging.outbox import OutboxRelay
-from tirek.messaging.naming import Naming
-from tirek.web import create_service_app
-from tirek.web.health import database_check, nats_check
-from tirek.web.problems import Unprocessable
 
 Clock = Callable[[], datetime]
 
@@ -66,7 +66,9 @@ def create_app(
     a test that drives the outbox relay itself."""
     settings = settings or get_settings()
     naming = Naming(settings.namespace)
-    engine = create_engine(settings.db_url, pool_size=settings.db_pool_size, application_name="intake")
+    engine = create_engine(
+        settings.db_url, pool_size=settings.db_pool_size, application_name="intake"
+    )
     broker: NatsBroker = create_broker(settings, tracer_provider=tracer_provider)
     register_handlers(broker, naming=naming, sessions=session_factory(engine))
 

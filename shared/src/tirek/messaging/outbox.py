@@ -232,8 +232,11 @@ class OutboxRelay:
                 self._listening.set()
                 if published >= self._batch_size:
                     continue  # more may be waiting
+                # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancellation
+                # that arrives as the NOTIFY wakes us, and stop() would wait forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+                    async with asyncio.timeout(self._poll_interval):
+                        await self._wake.wait()
         finally:
             if listener is not None:
                 await listener.close()

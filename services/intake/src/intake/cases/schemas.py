@@ -7,8 +7,6 @@ from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
-
-from intake.persons.schemas import PersonIn, PersonOut, PersonPatch, reject_nulls
 from tirek.events.intake import (
     CaseCategory,
     CaseStatus,
@@ -17,6 +15,8 @@ from tirek.events.intake import (
     RiskLevel,
     TrmStage,
 )
+
+from intake.persons.schemas import PersonIn, PersonOut, PersonPatch, reject_nulls
 
 
 def _not_in_future(value: date) -> date:

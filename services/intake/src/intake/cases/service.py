@@ -11,12 +11,6 @@ from datetime import date, datetime
 
 from sqlalchemy import Select, and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from intake.cases import rules
-from intake.cases.models import Case
-from intake.cases.schemas import CaseClose, CaseIn, CasePatch
-from intake.persons.models import Person
-from intake.tenants.models import Tenant
 from tirek.auth import Principal, Role
 from tirek.events import Envelope
 from tirek.events.intake import (
@@ -32,6 +26,12 @@ from tirek.events.intake import (
 )
 from tirek.messaging.outbox import add_to_outbox
 from tirek.web.problems import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
+
+from intake.cases import rules
+from intake.cases.models import Case
+from intake.cases.schemas import CaseClose, CaseIn, CasePatch
+from intake.persons.models import Person
+from intake.tenants.models import Tenant
 
 
 class TenantNotOnboarded(Conflict):
@@ -165,9 +165,13 @@ async def update(
     fields = patch.model_dump(mode="json", exclude_unset=True, exclude={"person"})
     if "assigned_to" in fields and fields["assigned_to"] != case.assigned_to:
         if not principal.has_any(Role.CASE_MANAGER):
-            raise Forbidden(title="Case managers only", detail="Only a case manager reassigns a case.")
+            raise Forbidden(
+                title="Case managers only", detail="Only a case manager reassigns a case."
+            )
     if "status" in fields and CaseStatus(fields["status"]) not in rules.OPEN_STATUSES:
-        raise Unprocessable(title="Use close", detail="Close a case with POST /v1/cases/{id}/close.")
+        raise Unprocessable(
+            title="Use close", detail="Close a case with POST /v1/cases/{id}/close."
+        )
     changed: list[str] = []
     for name, value in fields.items():
         if getattr(case, name) != value:
@@ -192,9 +196,7 @@ async def update(
     return case
 
 
-async def close(
-    *, session: AsyncSession, case_id: uuid.UUID, data: CaseClose, today: date
-) -> Case:
+async def close(*, session: AsyncSession, case_id: uuid.UUID, data: CaseClose, today: date) -> Case:
     """Close a case (case managers only, checked by the view); publishes ``case.closed``."""
     case = await get(session=session, case_id=case_id, for_update=True)
     if rules.is_closed(case.status):
@@ -246,7 +248,9 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
         created_at, case_id = json.loads(base64.urlsafe_b64decode(padded))
         return datetime.fromisoformat(created_at), uuid.UUID(case_id)
     except (ValueError, TypeError) as error:
-        raise BadRequest(title="Invalid cursor", detail="Pass next_cursor as it was given.") from error
+        raise BadRequest(
+            title="Invalid cursor", detail="Pass next_cursor as it was given."
+        ) from error
 
 
 async def list_cases(
@@ -269,7 +273,9 @@ async def list_cases(
     if cursor:
         created_at, case_id = decode_cursor(cursor)
         statement = statement.where(
-            or_(Case.created_at < created_at, and_(Case.created_at == created_at, Case.id < case_id))
+            or_(
+                Case.created_at < created_at, and_(Case.created_at == created_at, Case.id < case_id)
+            )
         )
     statement = statement.order_by(Case.created_at.desc(), Case.id.desc()).limit(limit + 1)
     rows = list((await session.scalars(statement)).unique())

@@ -20,7 +20,9 @@ async def give_consent(
 ) -> ConsentOut:
     """Record a consent: purpose, scope, who gave it, how, when, until when."""
     async with work() as session:
-        consent = await service.give(session=session, principal=principal, case_id=case_id, data=data)
+        consent = await service.give(
+            session=session, principal=principal, case_id=case_id, data=data
+        )
         return ConsentOut.model_validate(consent)
 
 

@@ -5,16 +5,18 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-
-from intake.contacts.models import AnonymousContact
-from intake.contacts.schemas import ContactIn
 from tirek.auth import Principal
 from tirek.events import Envelope
 from tirek.events.intake import ContactRecorded
 from tirek.messaging.outbox import add_to_outbox
 
+from intake.contacts.models import AnonymousContact
+from intake.contacts.schemas import ContactIn
 
-async def record(*, session: AsyncSession, principal: Principal, data: ContactIn) -> AnonymousContact:
+
+async def record(
+    *, session: AsyncSession, principal: Principal, data: ContactIn
+) -> AnonymousContact:
     """Record an anonymous contact; publishes ``contact.recorded``."""
     contact = AnonymousContact(
         id=uuid.uuid4(),
