@@ -4,7 +4,6 @@ import uuid
 from datetime import date, datetime
 
 from sqlalchemy import (
-    ARRAY,
     Date,
     DateTime,
     ForeignKey,
@@ -14,6 +13,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy.dialects.postgresql import ARRAY  # has contains() (@>), the generic one not
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from intake.models import Base, TenantOwned
