@@ -11,7 +11,6 @@ from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.exc import DBAPIError
 from starlette.responses import Response
-from tirek.auth import verifier_from_settings
 from tirek.db import create_engine, session_factory
 from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
@@ -106,7 +105,6 @@ def create_app(
     app.state.broker = broker
     app.state.naming = naming
     app.state.clock = clock
-    app.state.token_verifier = verifier_from_settings(settings)
     app.add_exception_handler(DBAPIError, _unstorable_text)
     for router in (
         case_views.router,
