@@ -7,6 +7,7 @@ from enum import StrEnum
 
 import pytest
 from pydantic import BaseModel
+
 from tirek.events import Envelope, all_contracts, contract_for
 from tirek.events.intake import CaseCategory, CaseRegistered
 from tirek.events.schema import check, incompatibilities

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from keycloak import KeycloakOpenID
+
 from tirek.demo.consortium import DEMO_PASSWORD, TENANTS
 from tirek.demo.seed import publish_tenants, seed_intake
 from tirek.localstack.servers import free_port

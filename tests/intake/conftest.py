@@ -12,12 +12,13 @@ import httpx
 import nats
 import pytest
 from fastapi import FastAPI
-from intake.main import create_app
-from intake.migrate import upgrade
-from intake.settings import IntakeSettings
 from keycloak import KeycloakOpenID
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from intake.main import create_app
+from intake.migrate import upgrade
+from intake.settings import IntakeSettings
 from tirek.db.provision import DatabaseUrls
 from tirek.demo.consortium import DEMO_PASSWORD, TENANTS
 from tirek.demo.seed import publish_tenants

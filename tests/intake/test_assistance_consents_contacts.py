@@ -6,10 +6,9 @@ import json
 import uuid
 from typing import Any
 
-from tirek.demo.consortium import tenant_by_code
-
 from tests.intake.conftest import Intake
 from tests.intake.test_cases import Auth, outbox_events, register, stream_events
+from tirek.demo.consortium import tenant_by_code
 
 OSH = tenant_by_code("OSH").id
 

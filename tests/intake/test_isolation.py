@@ -17,10 +17,10 @@ import httpx
 import pytest
 from fastapi.routing import iter_route_contexts
 from sqlalchemy import text
-from tirek.demo.consortium import tenant_by_code
 
 from tests.intake.conftest import Intake
 from tests.intake.test_cases import CASE
+from tirek.demo.consortium import tenant_by_code
 
 Auth = Callable[[str], Awaitable[dict[str, str]]]
 

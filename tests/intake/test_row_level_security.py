@@ -11,11 +11,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
-from tirek.db.rls import tables_without_forced_rls_sql
-from tirek.demo.consortium import tenant_by_code
 
 from tests.intake.conftest import Intake
 from tests.intake.test_cases import CASE
+from tirek.db.rls import tables_without_forced_rls_sql
+from tirek.demo.consortium import tenant_by_code
 
 Auth = Callable[[str], Awaitable[dict[str, str]]]
 

@@ -9,18 +9,18 @@ import uuid
 
 import httpx
 import nats
-from intake.main import create_app
 from opentelemetry import trace
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from prometheus_client import CollectorRegistry
+
+from intake.main import create_app
+from tests.intake.conftest import Intake
+from tests.intake.test_cases import CASE, Auth
 from tirek.events import Envelope
 from tirek.messaging.broker import create_broker, subscriber
 from tirek.messaging.streams import ConsumerSpec, ensure_streams
 from tirek.telemetry import setup_tracing
-
-from tests.intake.conftest import Intake
-from tests.intake.test_cases import CASE, Auth
 
 DEADLINE = 15.0
 

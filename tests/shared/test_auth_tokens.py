@@ -22,6 +22,7 @@ from jwcrypto.common import base64url_encode
 from jwcrypto.jwk import JWK
 from jwcrypto.jws import JWS
 from jwcrypto.jwt import JWT
+
 from tirek.auth import (
     CurrentPrincipal,
     InvalidToken,

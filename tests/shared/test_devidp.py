@@ -25,6 +25,7 @@ from jwcrypto.jwk import JWK, JWKSet
 from jwcrypto.jwt import JWT
 from keycloak import KeycloakOpenID
 from keycloak.exceptions import KeycloakAuthenticationError
+
 from tirek.auth import Role, TokenVerifier
 from tirek.demo import DEMO_PASSWORD, USERS, tenant_by_code
 from tirek.devidp import (

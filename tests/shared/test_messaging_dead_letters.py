@@ -16,6 +16,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from prometheus_client import CollectorRegistry
+
 from tirek.events.envelope import Envelope
 from tirek.messaging import (
     STREAMS,

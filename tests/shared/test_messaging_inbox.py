@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+
 from tirek.events.envelope import Envelope
 from tirek.messaging import (
     STREAMS,

@@ -9,6 +9,7 @@ import nats
 import pytest
 from nats.aio.client import Client
 from nats.js import api
+
 from tirek.messaging import (
     CONSUMERS,
     DUPLICATE_WINDOW,

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
+
 from tirek.auth import CurrentPrincipal, TokenVerifier
 from tirek.settings import ServiceSettings
 from tirek.web import create_service_app

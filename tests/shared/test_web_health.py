@@ -9,6 +9,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
 from tirek.settings import ServiceSettings
 from tirek.testing.plugin import MakeDatabase
 from tirek.web import ReadinessCheck, create_service_app, database_check, nats_check

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, StringConstraints
+
 from tirek.settings import ServiceSettings
 from tirek.web import Conflict, Unauthorized, create_service_app
 

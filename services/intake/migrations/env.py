@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy.ext.asyncio import create_async_engine
 
 # Every domain's tables, so that autogenerate sees them all.
 from intake.assistance import models as _assistance  # noqa: F401
@@ -15,7 +16,6 @@ from intake.contacts import models as _contacts  # noqa: F401
 from intake.models import Base
 from intake.persons import models as _persons  # noqa: F401
 from intake.tenants import models as _tenants  # noqa: F401
-from sqlalchemy.ext.asyncio import create_async_engine
 from tirek.messaging import messaging_metadata
 
 config = context.config

@@ -50,6 +50,11 @@ class ServiceSettings(BaseSettings):
     #: Minimum seconds between two JWKS refetches caused by an unknown ``kid``.
     jwks_refetch_interval: float = 30.0
 
+    #: Master key (base64, 32 bytes) for sealing data per tenant (tirek.crypto); when unset,
+    #: the local key file below is used (created on first use). Containers pass the key.
+    master_key: str | None = None
+    master_key_file: str = ".tirek/keys/master.key"
+
     #: Log level of the JSON logs.
     log_level: str = "INFO"
 

@@ -7,6 +7,7 @@ Revises:
 import sqlalchemy as sa
 from alembic import context, op
 from sqlalchemy.dialects import postgresql
+
 from tirek.db.rls import enable_tenant_rls, grant_statements
 from tirek.messaging.tables import create_messaging_tables
 

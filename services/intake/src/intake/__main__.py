@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 
 import uvicorn
-from tirek.telemetry import configure_logging, install_global, instrument_asyncpg, setup_tracing
 
 from intake.settings import get_settings
+from tirek.telemetry import configure_logging, install_global, instrument_asyncpg, setup_tracing
 
 
 def main() -> None:

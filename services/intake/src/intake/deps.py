@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from tirek.auth import Principal, Role, require_roles
 from tirek.db import UnitOfWork
 

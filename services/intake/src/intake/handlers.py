@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from intake.tenants.handlers import apply_tenant_event
 from tirek.db import UnitOfWork
 from tirek.events import Envelope
 from tirek.events.admin import TenantOnboarded, TenantReactivated, TenantSuspended
@@ -11,8 +13,6 @@ from tirek.messaging.broker import subscriber
 from tirek.messaging.inbox import first_delivery
 from tirek.messaging.naming import Naming
 from tirek.messaging.streams import INTAKE_TENANTS
-
-from intake.tenants.handlers import apply_tenant_event
 
 
 def register_handlers(

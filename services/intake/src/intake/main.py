@@ -11,13 +11,6 @@ from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 from sqlalchemy.exc import DBAPIError
 from starlette.responses import Response
-from tirek.db import create_engine, session_factory
-from tirek.messaging.broker import create_broker
-from tirek.messaging.naming import Naming
-from tirek.messaging.outbox import OutboxRelay
-from tirek.web import create_service_app
-from tirek.web.health import database_check, nats_check
-from tirek.web.problems import Unprocessable
 
 from intake import assistance, cases, consents, contacts, persons
 from intake.assistance import views as assistance_views
@@ -27,6 +20,13 @@ from intake.contacts import views as contact_views
 from intake.handlers import register_handlers
 from intake.persons import views as person_views
 from intake.settings import IntakeSettings, get_settings
+from tirek.db import create_engine, session_factory
+from tirek.messaging.broker import create_broker
+from tirek.messaging.naming import Naming
+from tirek.messaging.outbox import OutboxRelay
+from tirek.web import create_service_app
+from tirek.web.health import database_check, nats_check
+from tirek.web.problems import Unprocessable
 
 Clock = Callable[[], datetime]
 

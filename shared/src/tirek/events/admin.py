@@ -8,6 +8,7 @@ exists, ``make run`` publishes these for the demo consortium.
 from __future__ import annotations
 
 import uuid
+from datetime import date
 
 from pydantic import Field
 
@@ -30,6 +31,13 @@ class TenantOnboarded(Contract):
     kind: str = Field("ngo", description="ngo | coordination")
     names: dict[str, str] = Field(description="display name per language code")
     languages: list[str] = Field(default_factory=list)
+    services_offered: list[str] = Field(
+        default_factory=list, description="referral service codes the NGO can receive"
+    )
+    service_areas: list[str] = Field(
+        default_factory=list, description="cities/regions where it offers them"
+    )
+    contact_hours: str | None = Field(None, description="e.g. Mon-Fri 09:00-18:00 (UTC+5)")
 
 
 @register
@@ -48,3 +56,28 @@ class TenantReactivated(Contract):
     source = SOURCE
 
     tenant_id: uuid.UUID
+
+
+@register
+class AgreementGranted(Contract):
+    """Tenant ``from_tenant`` may refer cases to ``to_tenant`` for ``services``, in a period."""
+
+    event_type = "agreement.granted"
+    version = 1
+    source = SOURCE
+
+    agreement_id: uuid.UUID
+    from_tenant: uuid.UUID
+    to_tenant: uuid.UUID
+    services: list[str] = Field(description="referral service codes; empty means all")
+    valid_from: date
+    valid_until: date | None = None
+
+
+@register
+class AgreementRevoked(Contract):
+    event_type = "agreement.revoked"
+    version = 1
+    source = SOURCE
+
+    agreement_id: uuid.UUID

@@ -320,3 +320,44 @@ class ConsentWithdrawn(Contract):
     purpose: ConsentPurpose
     recipient_tenant: uuid.UUID | None = None
     withdrawn_at: datetime
+
+
+# ----------------------------------------------------------------------------- shares
+
+
+@register
+class SharePrepared(Contract):
+    """The share package for an approved referral, sealed for the receiving tenant.
+
+    The only event that carries personal data, so it carries it only as ciphertext
+    (:mod:`tirek.crypto`): the stream, its backups and every consumer but the referral
+    service (which opens it for the receiver) see an opaque blob. Published on
+    ``tirek.intake.share.prepared.v1``, consumed only by referral's ``referral-shares``.
+    """
+
+    event_type = "share.prepared"
+    version = 1
+    source = SOURCE
+
+    referral_id: uuid.UUID
+    case_id: uuid.UUID
+    receiver_tenant: uuid.UUID
+    consent_id: uuid.UUID
+    fields: list[str] = Field(description="names of the fields inside the sealed package")
+    sealed: str = Field(description="the package, sealed for the receiver (tirek.crypto.seal)")
+
+
+@register
+class ShareRefused(Contract):
+    """Intake would not share: the referral is blocked and the sender told why."""
+
+    event_type = "share.refused"
+    version = 1
+    source = SOURCE
+
+    referral_id: uuid.UUID
+    case_id: uuid.UUID
+    reason: str = Field(
+        description="case_not_found | consent_not_found | consent_withdrawn | consent_expired | "
+        "consent_purpose | consent_recipient | consent_scope"
+    )

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import nats
+
 from tirek.db.provision import DatabaseUrls, ensure_service_database
 from tirek.localstack.servers import NatsServer, PostgresServer, free_port, port_is_free
 from tirek.messaging.naming import Naming

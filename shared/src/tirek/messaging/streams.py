@@ -173,9 +173,57 @@ def register_consumer(spec: ConsumerSpec) -> ConsumerSpec:
     return spec
 
 
+# Every consumer of the platform, by consuming service. One filter subject each: several
+# filters on one consumer need nats-server >= 2.10 and machines still run 2.9.
+
 # intake keeps its copy of the tenant directory from admin's tenant.* events.
 INTAKE_TENANTS: Final = register_consumer(
     ConsumerSpec("intake-tenants", "ADMIN", ("tirek.admin.tenant.>",))
+)
+# intake prepares share packages (referral.approved) and opens linked cases (referral.accepted).
+INTAKE_REFERRALS: Final = register_consumer(
+    ConsumerSpec("intake-referrals", "REFERRAL", ("tirek.referral.referral.>",))
+)
+
+# referral attaches share packages; it is the only consumer of share.* (sealed personal data).
+REFERRAL_SHARES: Final = register_consumer(
+    ConsumerSpec("referral-shares", "INTAKE", ("tirek.intake.share.>",))
+)
+# referral purges packages when the consent they were shared under is withdrawn.
+REFERRAL_CONSENTS: Final = register_consumer(
+    ConsumerSpec("referral-consents", "INTAKE", ("tirek.intake.consent.>",))
+)
+# referral keeps the partner directory and sharing agreements from admin's events.
+REFERRAL_ADMIN: Final = register_consumer(
+    ConsumerSpec("referral-admin", "ADMIN", ("tirek.admin.>",))
+)
+
+# notification decides who hears of what.
+NOTIFICATION_REFERRALS: Final = register_consumer(
+    ConsumerSpec("notification-referrals", "REFERRAL", ("tirek.referral.>",))
+)
+NOTIFICATION_CASES: Final = register_consumer(
+    ConsumerSpec("notification-cases", "INTAKE", ("tirek.intake.case.>",))
+)
+NOTIFICATION_ADMIN: Final = register_consumer(
+    ConsumerSpec("notification-admin", "ADMIN", ("tirek.admin.>",))
+)
+
+# reporting projects every de-identified event (never share.*, which it has no use for).
+REPORTING_CASES: Final = register_consumer(
+    ConsumerSpec("reporting-cases", "INTAKE", ("tirek.intake.case.>",))
+)
+REPORTING_ASSISTANCE: Final = register_consumer(
+    ConsumerSpec("reporting-assistance", "INTAKE", ("tirek.intake.assistance.>",))
+)
+REPORTING_CONTACTS: Final = register_consumer(
+    ConsumerSpec("reporting-contacts", "INTAKE", ("tirek.intake.contact.>",))
+)
+REPORTING_REFERRALS: Final = register_consumer(
+    ConsumerSpec("reporting-referrals", "REFERRAL", ("tirek.referral.>",))
+)
+REPORTING_ADMIN: Final = register_consumer(
+    ConsumerSpec("reporting-admin", "ADMIN", ("tirek.admin.>",))
 )
 
 

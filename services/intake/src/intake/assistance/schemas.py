@@ -5,9 +5,9 @@ from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
-from tirek.events.intake import AssistanceMode, AssistanceOutcome, AssistanceType
 
 from intake.cases.schemas import PastDate
+from tirek.events.intake import AssistanceMode, AssistanceOutcome, AssistanceType
 
 ProjectCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
 

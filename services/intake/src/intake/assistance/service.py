@@ -4,16 +4,16 @@ import uuid
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from tirek.auth import Principal
-from tirek.events import Envelope
-from tirek.events.intake import AssistanceRecorded
-from tirek.messaging.outbox import add_to_outbox
-from tirek.web.problems import Conflict, Unprocessable
 
 from intake.assistance.models import AssistanceRecord
 from intake.assistance.schemas import AssistanceIn
 from intake.cases import rules
 from intake.cases import service as cases
+from tirek.auth import Principal
+from tirek.events import Envelope
+from tirek.events.intake import AssistanceRecorded
+from tirek.messaging.outbox import add_to_outbox
+from tirek.web.problems import Conflict, Unprocessable
 
 
 async def record(

@@ -7,6 +7,8 @@ from datetime import date, datetime
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from intake.persons.schemas import PersonIn, PersonOut, PersonPatch, reject_nulls
 from tirek.events.intake import (
     CaseCategory,
     CaseStatus,
@@ -15,8 +17,6 @@ from tirek.events.intake import (
     RiskLevel,
     TrmStage,
 )
-
-from intake.persons.schemas import PersonIn, PersonOut, PersonPatch, reject_nulls
 
 
 def _not_in_future(value: date) -> date:

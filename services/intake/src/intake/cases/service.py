@@ -11,6 +11,12 @@ from datetime import date, datetime
 
 from sqlalchemy import Select, and_, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake.cases import rules
+from intake.cases.models import Case
+from intake.cases.schemas import CaseClose, CaseIn, CasePatch
+from intake.persons.models import Person
+from intake.tenants.models import Tenant
 from tirek.auth import Principal, Role
 from tirek.events import Envelope
 from tirek.events.intake import (
@@ -26,12 +32,6 @@ from tirek.events.intake import (
 )
 from tirek.messaging.outbox import add_to_outbox
 from tirek.web.problems import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
-
-from intake.cases import rules
-from intake.cases.models import Case
-from intake.cases.schemas import CaseClose, CaseIn, CasePatch
-from intake.persons.models import Person
-from intake.tenants.models import Tenant
 
 
 class TenantNotOnboarded(Conflict):

@@ -7,11 +7,11 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
-from tirek.events.intake import CaseCategory, CaseStatus, TrmStage
 
 from intake.cases import service
 from intake.cases.schemas import CaseClose, CaseIn, CaseOut, CasePage, CasePatch, CaseSummary
 from intake.deps import CaseManager, CaseWorker, TenantWork, Today
+from tirek.events.intake import CaseCategory, CaseStatus, TrmStage
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 

@@ -5,6 +5,7 @@ from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
 from tirek.events.intake import ConsentGiver, ConsentMethod, ConsentPurpose
 
 

@@ -5,15 +5,15 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake.cases import service as cases
+from intake.consents.models import Consent
+from intake.consents.schemas import ConsentIn, ConsentWithdrawal
 from tirek.auth import Principal
 from tirek.events import Envelope
 from tirek.events.intake import ConsentGiven, ConsentPurpose, ConsentWithdrawn
 from tirek.messaging.outbox import add_to_outbox
 from tirek.web.problems import Conflict, NotFound
-
-from intake.cases import service as cases
-from intake.consents.models import Consent
-from intake.consents.schemas import ConsentIn, ConsentWithdrawal
 
 
 async def give(

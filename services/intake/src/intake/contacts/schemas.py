@@ -4,11 +4,11 @@ import uuid
 from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
-from tirek.events.intake import AssistanceMode, ContactTopic, Sex
 
 from intake.assistance.schemas import ProjectCode
 from intake.cases.schemas import PastDate
 from intake.persons.schemas import CountryCode
+from tirek.events.intake import AssistanceMode, ContactTopic, Sex
 
 
 class ContactIn(BaseModel):

@@ -5,13 +5,13 @@ from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake.contacts.models import AnonymousContact
+from intake.contacts.schemas import ContactIn
 from tirek.auth import Principal
 from tirek.events import Envelope
 from tirek.events.intake import ContactRecorded
 from tirek.messaging.outbox import add_to_outbox
-
-from intake.contacts.models import AnonymousContact
-from intake.contacts.schemas import ContactIn
 
 
 async def record(

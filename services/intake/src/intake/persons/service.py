@@ -4,11 +4,11 @@ import uuid
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from tirek.auth import Principal
-from tirek.web.problems import BadRequest, NotFound
 
 from intake.persons.models import FamilyLink, Person
 from intake.persons.schemas import FamilyLinkIn
+from tirek.auth import Principal
+from tirek.web.problems import BadRequest, NotFound
 
 
 async def get(*, session: AsyncSession, person_id: uuid.UUID) -> Person:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from tirek.events.admin import TenantOnboarded, TenantReactivated, TenantSuspended
 
 from intake.tenants.models import Tenant
+from tirek.events.admin import TenantOnboarded, TenantReactivated, TenantSuspended
 
 
 async def apply_tenant_event(

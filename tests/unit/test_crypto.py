@@ -1,0 +1,49 @@
+"""Sealing for one tenant: only that tenant, with that context, opens it."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import uuid
+
+import pytest
+
+from tirek.crypto import FileKeyProvider, SealError, StaticKeyProvider, open_sealed, seal
+
+KEY = StaticKeyProvider(base64.b64encode(secrets.token_bytes(32)).decode())
+OSH, NUK = uuid.uuid4(), uuid.uuid4()
+
+
+def test_a_sealed_package_opens_for_its_tenant_and_context() -> None:
+    sealed = seal(KEY, tenant=OSH, purpose="share", plaintext="Сабиров".encode(), context=b"r1")
+    assert "Сабиров".encode() not in sealed.encode()
+    assert (
+        open_sealed(KEY, tenant=OSH, purpose="share", sealed=sealed, context=b"r1")
+        == "Сабиров".encode()
+    )
+
+
+@pytest.mark.parametrize(
+    ("tenant", "purpose", "context"),
+    [(NUK, "share", b"r1"), (OSH, "other", b"r1"), (OSH, "share", b"r2")],
+)
+def test_a_sealed_package_does_not_open_elsewhere(
+    tenant: uuid.UUID, purpose: str, context: bytes
+) -> None:
+    sealed = seal(KEY, tenant=OSH, purpose="share", plaintext=b"x", context=b"r1")
+    with pytest.raises(SealError):
+        open_sealed(KEY, tenant=tenant, purpose=purpose, sealed=sealed, context=context)
+
+
+def test_a_tampered_package_does_not_open() -> None:
+    sealed = seal(KEY, tenant=OSH, purpose="share", plaintext=b"data", context=b"r1")
+    tampered = sealed[:-2] + ("A" if sealed[-2] != "A" else "B") + sealed[-1]
+    with pytest.raises(SealError):
+        open_sealed(KEY, tenant=OSH, purpose="share", sealed=tampered, context=b"r1")
+
+
+def test_the_local_key_file_is_created_once_and_private(tmp_path) -> None:
+    path = tmp_path / "keys" / "master.key"
+    first = FileKeyProvider(path).master_key()
+    assert FileKeyProvider(path).master_key() == first
+    assert path.stat().st_mode & 0o077 == 0
