@@ -3,7 +3,8 @@ PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 UV     := $(VENV)/bin/uv
-SERVICES := intake
+# Every service under services/ (each has its own pyproject.toml and package of the same name).
+SERVICES := $(notdir $(wildcard services/*))
 STAMP  := $(VENV)/.installed
 
 .PHONY: install run test test-faults lint fmt contracts bench clean help
@@ -16,7 +17,7 @@ help:
 
 install: $(STAMP)
 
-$(STAMP): shared/pyproject.toml $(foreach s,$(SERVICES),services/$(s)/pyproject.toml) constraints.txt
+$(STAMP): shared/pyproject.toml $(wildcard services/*/pyproject.toml) constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9

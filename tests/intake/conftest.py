@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import nats
 import pytest
 from fastapi import FastAPI
-from keycloak import KeycloakOpenID
 from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -20,13 +19,11 @@ from intake.main import create_app
 from intake.migrate import upgrade
 from intake.settings import IntakeSettings
 from tirek.db.provision import DatabaseUrls
-from tirek.demo.consortium import DEMO_PASSWORD, TENANTS
+from tirek.demo.consortium import TENANTS
 from tirek.demo.seed import publish_tenants
 from tirek.messaging.naming import Naming
 from tirek.messaging.streams import ensure_streams
 from tirek.testing.plugin import MakeDatabase
-
-GetToken = Callable[[str], Awaitable[str]]
 
 
 @dataclass
@@ -109,27 +106,3 @@ async def _wait_for_tenants(engine: AsyncEngine, expected: int, timeout: float =
                 return
         await asyncio.sleep(0.1)
     raise AssertionError("intake never received the demo tenants' tenant.onboarded events")
-
-
-@pytest.fixture(scope="session")
-def token(devidp_url: str) -> GetToken:
-    """``await token("akt-caseworker")``: an access token from the development issuer, obtained
-    through python-keycloak exactly as a client of Keycloak would."""
-    cache: dict[str, str] = {}
-
-    async def get(username: str) -> str:
-        if username not in cache:
-            oidc = KeycloakOpenID(server_url=devidp_url, realm_name="tirek", client_id="tirek-web")
-            response = await asyncio.to_thread(oidc.token, username, DEMO_PASSWORD)
-            cache[username] = response["access_token"]
-        return cache[username]
-
-    return get
-
-
-@pytest.fixture(scope="session")
-def auth(token: GetToken) -> Callable[[str], Awaitable[dict[str, str]]]:
-    async def headers(username: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {await token(username)}"}
-
-    return headers

@@ -20,7 +20,7 @@ BANNER = """
 Tirek is running. Ctrl-C stops everything; data stays in {home}/ for the next run.
 
   development issuer  {issuer}realms/tirek   (OpenID configuration under /.well-known/)
-  intake API          {intake}/docs
+{services}
   NATS                {nats}
   PostgreSQL          {postgres}
   logs                {home}/logs/

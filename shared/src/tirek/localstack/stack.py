@@ -9,6 +9,7 @@ demo consortium and prints where everything is.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import signal
@@ -39,7 +40,20 @@ class ServiceSpec:
         return f"{namespace}_{self.name}" if namespace else f"tirek_{self.name}"
 
 
-SERVICES: tuple[ServiceSpec, ...] = (ServiceSpec("intake", 8001),)
+#: Every service, in start order. ``make run`` starts those that are installed.
+SERVICES: tuple[ServiceSpec, ...] = (
+    ServiceSpec("intake", 8001),
+    ServiceSpec("referral", 8002),
+    ServiceSpec("notification", 8003),
+    ServiceSpec("reporting", 8004),
+    ServiceSpec("admin", 8005),
+)
+
+
+def installed_services() -> tuple[ServiceSpec, ...]:
+    return tuple(s for s in SERVICES if importlib.util.find_spec(s.name) is not None)
+
+
 DEVIDP_PORT = 8080
 
 
@@ -151,7 +165,7 @@ class Stack:
             {},
         )
         self.urls["issuer"] = issuer_base
-        for service in SERVICES:
+        for service in installed_services():
             namespace = os.environ.get("TIREK_NAMESPACE", "")
             db = asyncio.run(ensure_service_database(admin_dsn, service.database(namespace)))
             env = self.service_env(service, db, nats_url, issuer_base)

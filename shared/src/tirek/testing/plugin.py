@@ -11,6 +11,7 @@ Loaded by ``addopts = -p tirek.testing.plugin`` in the workspace ``pyproject.tom
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 import shutil
@@ -133,3 +134,37 @@ def devidp_url(_server_dir: Path) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+GetToken = Callable[[str], Awaitable[str]]
+GetHeaders = Callable[[str], Awaitable[dict[str, str]]]
+
+
+@pytest.fixture(scope="session")
+def token(devidp_url: str) -> GetToken:
+    """``await token("akt-caseworker")``: a demo user's access token from the development
+    issuer, obtained through python-keycloak exactly as a client of Keycloak would."""
+    from keycloak import KeycloakOpenID
+
+    from tirek.demo.consortium import DEMO_PASSWORD
+
+    cache: dict[str, str] = {}
+
+    async def get(username: str) -> str:
+        if username not in cache:
+            oidc = KeycloakOpenID(server_url=devidp_url, realm_name="tirek", client_id="tirek-web")
+            response = await asyncio.to_thread(oidc.token, username, DEMO_PASSWORD)
+            cache[username] = str(response["access_token"])
+        return cache[username]
+
+    return get
+
+
+@pytest.fixture(scope="session")
+def auth(token: GetToken) -> GetHeaders:
+    """``await auth("osh-manager")``: Authorization headers for a demo user."""
+
+    async def headers(username: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {await token(username)}"}
+
+    return headers
