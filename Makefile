@@ -13,6 +13,7 @@ help:
 	@echo "make run    start NATS, PostgreSQL, the development issuer and every service; seed the demo"
 	@echo "make test   the whole test suite against real NATS and PostgreSQL"
 	@echo "make lint   ruff and mypy (strict on shared/)"
+	@echo "make bench  start the platform and print throughput and latency figures"
 	@echo "make contracts  rewrite shared/contracts/ from the event models (after an intended change)"
 
 install: $(STAMP)
@@ -32,14 +33,17 @@ test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: install
-	$(VENV)/bin/ruff check shared services tests
-	$(VENV)/bin/ruff format --check shared services tests
+	$(VENV)/bin/ruff check shared services tests bench
+	$(VENV)/bin/ruff format --check shared services tests bench
 	$(VENV)/bin/mypy -p tirek
 	$(VENV)/bin/mypy $(foreach s,$(SERVICES),-p $(s))
 
 fmt: install
-	$(VENV)/bin/ruff format shared services tests
-	$(VENV)/bin/ruff check --fix shared services tests
+	$(VENV)/bin/ruff format shared services tests bench
+	$(VENV)/bin/ruff check --fix shared services tests bench
+
+bench: install
+	$(PY) -m bench $(BENCH_ARGS)
 
 contracts: install
 	$(PY) -m tirek.events.schema write

@@ -51,7 +51,13 @@ SERVICES: tuple[ServiceSpec, ...] = (
 
 
 def installed_services() -> tuple[ServiceSpec, ...]:
-    return tuple(s for s in SERVICES if importlib.util.find_spec(s.name) is not None)
+    """The services to start: those installed, narrowed by ``TIREK_SERVICES`` (comma list)."""
+    wanted = {n.strip() for n in os.environ.get("TIREK_SERVICES", "").split(",") if n.strip()}
+    return tuple(
+        s
+        for s in SERVICES
+        if (not wanted or s.name in wanted) and importlib.util.find_spec(f"{s.name}.__main__")
+    )
 
 
 DEVIDP_PORT = 8080
