@@ -4,6 +4,8 @@ with a per-run namespace, the development issuer for tokens, and the app in-proc
 from __future__ import annotations
 
 import asyncio
+import base64
+import secrets
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -63,6 +65,8 @@ def intake_settings(
         oidc_issuer=f"{devidp_url}realms/tirek",
         oidc_audience="tirek-intake",
         db_pool_size=5,
+        # Share packages are sealed with it (tirek.crypto); never the local key file in tests.
+        master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
     )
 
 

@@ -15,6 +15,7 @@ from intake.consents import models as _consents  # noqa: F401
 from intake.contacts import models as _contacts  # noqa: F401
 from intake.models import Base
 from intake.persons import models as _persons  # noqa: F401
+from intake.shares import models as _shares  # noqa: F401
 from intake.tenants import models as _tenants  # noqa: F401
 from tirek.messaging import messaging_metadata
 

@@ -2,22 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import datetime
+
 from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from intake.shares.handlers import ReferralSaga
 from intake.tenants.handlers import apply_tenant_event
+from tirek.crypto import KeyProvider
 from tirek.db import UnitOfWork
 from tirek.events import Envelope
 from tirek.events.admin import TenantOnboarded, TenantReactivated, TenantSuspended
 from tirek.messaging.broker import subscriber
 from tirek.messaging.inbox import first_delivery
 from tirek.messaging.naming import Naming
-from tirek.messaging.streams import INTAKE_TENANTS
+from tirek.messaging.streams import INTAKE_REFERRALS, INTAKE_TENANTS
 
 
 def register_handlers(
-    broker: NatsBroker, *, naming: Naming, sessions: async_sessionmaker[AsyncSession]
+    broker: NatsBroker,
+    *,
+    naming: Naming,
+    sessions: async_sessionmaker[AsyncSession],
+    keys: KeyProvider,
+    clock: Callable[[], datetime],
 ) -> None:
+    saga = ReferralSaga(sessions=sessions, keys=keys, clock=clock)
+
+    @subscriber(broker, naming, INTAKE_REFERRALS)
+    async def on_referral_event(envelope: Envelope) -> None:
+        # Share packages on referral.approved, linked cases on referral.accepted.
+        await saga.handle(envelope)
+
     @subscriber(broker, naming, INTAKE_TENANTS)
     async def on_tenant_event(envelope: Envelope) -> None:
         payload = envelope.payload()

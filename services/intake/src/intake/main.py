@@ -20,6 +20,7 @@ from intake.contacts import views as contact_views
 from intake.handlers import register_handlers
 from intake.persons import views as person_views
 from intake.settings import IntakeSettings, get_settings
+from tirek.crypto import key_provider
 from tirek.db import create_engine, session_factory
 from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
@@ -69,7 +70,10 @@ def create_app(
         settings.db_url, pool_size=settings.db_pool_size, application_name="intake"
     )
     broker: NatsBroker = create_broker(settings, tracer_provider=tracer_provider)
-    register_handlers(broker, naming=naming, sessions=session_factory(engine))
+    keys = key_provider(master_key=settings.master_key, master_key_file=settings.master_key_file)
+    register_handlers(
+        broker, naming=naming, sessions=session_factory(engine), keys=keys, clock=clock
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -53,11 +53,14 @@ SERVICES: tuple[ServiceSpec, ...] = (
 def installed_services() -> tuple[ServiceSpec, ...]:
     """The services to start: those installed, narrowed by ``TIREK_SERVICES`` (comma list)."""
     wanted = {n.strip() for n in os.environ.get("TIREK_SERVICES", "").split(",") if n.strip()}
-    return tuple(
-        s
-        for s in SERVICES
-        if (not wanted or s.name in wanted) and importlib.util.find_spec(f"{s.name}.__main__")
-    )
+    return tuple(s for s in SERVICES if (not wanted or s.name in wanted) and _runnable(s.name))
+
+
+def _runnable(package: str) -> bool:
+    try:
+        return importlib.util.find_spec(f"{package}.__main__") is not None
+    except ModuleNotFoundError:
+        return False
 
 
 DEVIDP_PORT = 8080
@@ -207,6 +210,9 @@ class Stack:
             "TIREK_OIDC_ISSUER": f"{issuer_base}realms/tirek",
             "TIREK_OIDC_AUDIENCE": f"tirek-{service.name}",
             "TIREK_NAMESPACE": os.environ.get("TIREK_NAMESPACE", ""),
+            # One key for the whole local platform: intake seals share packages that referral
+            # opens (containers pass TIREK_MASTER_KEY instead).
+            "TIREK_MASTER_KEY_FILE": str(self.home / "keys" / "master.key"),
         }
 
 

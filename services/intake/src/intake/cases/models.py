@@ -22,7 +22,11 @@ from intake.persons.models import Person
 
 class Case(TenantOwned, Base):
     __tablename__ = "cases"
-    __table_args__ = (UniqueConstraint("tenant_id", "number", name="tenant_number"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "number", name="tenant_number"),
+        # One linked case per accepted referral in a tenant (the saga's idempotency backstop).
+        UniqueConstraint("tenant_id", "origin_referral_id", name="tenant_origin_referral"),
+    )
     # Read updated_at back with RETURNING on UPDATE too (the default does it on INSERT only):
     # an expired attribute would be lazy-loaded while the response is built, which async
     # SQLAlchemy refuses (MissingGreenlet, a 500 on every update and close).

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intake.cases import service as cases
 from intake.consents.models import Consent
 from intake.consents.schemas import ConsentIn, ConsentWithdrawal
+from intake.shares import service as shares
 from tirek.auth import Principal
 from tirek.events import Envelope
 from tirek.events.intake import ConsentGiven, ConsentPurpose, ConsentWithdrawn
@@ -84,6 +85,8 @@ async def withdraw(
     consent.withdrawn_at = now
     consent.withdrawal_reason = data.reason
     await session.flush()
+    # The sealed copies intake kept of packages shared under it go with it.
+    await shares.forget_packages_of_consent(session=session, consent_id=consent.id)
     await add_to_outbox(
         session,
         Envelope.wrap(

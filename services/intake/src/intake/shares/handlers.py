@@ -1,0 +1,98 @@
+"""``referral.*`` events drive intake's side of the referral saga (see :mod:`.service`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+from faststream.exceptions import RejectMessage
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from intake.shares import service
+from tirek.crypto import KeyProvider
+from tirek.db import UnitOfWork
+from tirek.events import Envelope
+from tirek.events.referral import ReferralAccepted, ReferralApproved
+from tirek.messaging.inbox import first_delivery
+from tirek.messaging.streams import INTAKE_REFERRALS
+
+_log = logging.getLogger("intake.shares")
+
+#: The referral events intake acts on; every other ``referral.*`` type is acknowledged unread.
+HANDLED_TYPES = frozenset({ReferralApproved.event_type, ReferralAccepted.event_type})
+
+
+class ReferralSaga:
+    """Intake's handlers of ``referral.approved`` and ``referral.accepted``.
+
+    Each runs at most once per event (inbox row in the transaction of its effect). Logs carry
+    ids only, never anything from the package.
+    """
+
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        keys: KeyProvider,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._sessions = sessions
+        self._keys = keys
+        self._clock = clock
+
+    async def handle(self, envelope: Envelope) -> None:
+        """Dispatch one ``referral.*`` envelope (others are ignored)."""
+        if envelope.type not in HANDLED_TYPES:
+            return
+        payload = envelope.payload()
+        if isinstance(payload, ReferralApproved):
+            await self.on_approved(envelope, payload)
+        elif isinstance(payload, ReferralAccepted):
+            await self.on_accepted(envelope, payload)
+
+    async def on_approved(self, envelope: Envelope, approved: ReferralApproved) -> None:
+        async with UnitOfWork(self._sessions, approved.sender_tenant) as session:
+            if not await first_delivery(
+                session, consumer=INTAKE_REFERRALS.name, event_id=envelope.id
+            ):
+                return
+            reason = await service.prepare(
+                session=session, keys=self._keys, approved=approved, today=self._clock().date()
+            )
+        _log.info(
+            "share package %s",
+            "refused" if reason else "prepared",
+            extra={"referral_id": str(approved.referral_id), "reason": reason},
+        )
+
+    async def on_accepted(self, envelope: Envelope, accepted: ReferralAccepted) -> None:
+        # The package is the sender's row: read it with the sender's tenant set (read only).
+        async with UnitOfWork(self._sessions, accepted.sender_tenant) as session:
+            try:
+                package = await service.open_package(
+                    session=session, keys=self._keys, referral_id=accepted.referral_id
+                )
+            except service.PackageDoesNotOpen as error:
+                # No redelivery makes it open: dead-letter it at once.
+                raise RejectMessage() from error
+        if package is None:
+            _log.warning(
+                "accepted referral has no share package (refused or purged); no linked case",
+                extra={"referral_id": str(accepted.referral_id)},
+            )
+            return
+        async with UnitOfWork(self._sessions, accepted.receiver_tenant) as session:
+            if not await first_delivery(
+                session, consumer=INTAKE_REFERRALS.name, event_id=envelope.id
+            ):
+                return
+            # Raises ReceiverNotOnboarded: the message is retried, then dead-lettered.
+            case = await service.open_linked_case(
+                session=session, accepted=accepted, package=package, today=self._clock().date()
+            )
+        if case is not None:
+            _log.info(
+                "linked case opened",
+                extra={"referral_id": str(accepted.referral_id), "case_id": str(case.id)},
+            )
