@@ -6,8 +6,10 @@ UV     := $(VENV)/bin/uv
 # Every service under services/ (each has its own pyproject.toml and package of the same name).
 SERVICES := $(notdir $(wildcard services/*))
 STAMP  := $(VENV)/.installed
+# The kernel with its test and dev tools, and every service with its test extra (if any).
+INSTALL_SPECS := -e ./shared[test,dev] $(foreach s,$(SERVICES),-e ./services/$(s)[test])
 
-.PHONY: install run test test-faults lint fmt contracts bench clean help
+.PHONY: install lock run test test-faults lint fmt contracts bench clean help
 
 help:
 	@echo "make run    start NATS, PostgreSQL, the development issuer and every service; seed the demo"
@@ -22,9 +24,15 @@ $(STAMP): shared/pyproject.toml $(wildcard services/*/pyproject.toml) constraint
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required")'
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check uv==0.13.9
-	$(UV) pip install --python $(PY) --quiet -c constraints.txt \
-	    -e 'shared[test,dev]' $(foreach s,$(SERVICES),-e services/$(s))
+	$(UV) pip install --python $(PY) --quiet -c constraints.txt $(INSTALL_SPECS)
 	touch $(STAMP)
+
+# Re-resolve every pinned and transitive version into constraints.txt (after changing a pin).
+lock:
+	test -x $(UV) || { $(PYTHON) -m venv $(VENV) && $(PY) -m pip install --quiet uv==0.13.9; }
+	printf '%s\n' $(INSTALL_SPECS) | paste -d' ' - - > $(VENV)/requirements.in
+	$(UV) pip compile --quiet --python-version 3.11 --no-header $(VENV)/requirements.in \
+	    | grep -v '^-e ' > constraints.txt
 
 run: install
 	$(PY) -m tirek.localstack run

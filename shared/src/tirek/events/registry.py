@@ -42,4 +42,4 @@ def all_contracts() -> dict[tuple[str, int], type[Contract]]:
 
 def _load_all() -> None:
     # Importing the producer modules registers their contracts.
-    from tirek.events import admin, intake, referral  # noqa: F401
+    from tirek.events import admin, intake, notification, referral  # noqa: F401

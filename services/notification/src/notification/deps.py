@@ -1,0 +1,53 @@
+"""Dependency aliases of notification's views (one place, ``Annotated``)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tirek.auth import CurrentPrincipal, Principal, Role, require_roles
+from tirek.crypto import KeyProvider
+from tirek.db import UnitOfWork
+
+
+def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+def get_keys(request: Request) -> KeyProvider:
+    keys: KeyProvider = request.app.state.keys
+    return keys
+
+
+#: An NGO's administrator: manages its channels, recipients, rules; sees its deliveries.
+TenantAdmin = Annotated[Principal, Depends(require_roles(Role.TENANT_ADMIN))]
+Keys = Annotated[KeyProvider, Depends(get_keys)]
+Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+
+
+class Work:
+    """Opens the use case's unit of work, scoped to the caller's tenant."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], principal: Principal) -> None:
+        self._sessions = sessions
+        self.principal = principal
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self._sessions, self.principal.tenant_id)
+
+
+def _admin_work(principal: TenantAdmin, sessions: Sessions) -> Work:
+    return Work(sessions, principal)
+
+
+def _user_work(principal: CurrentPrincipal, sessions: Sessions) -> Work:
+    return Work(sessions, principal)
+
+
+#: Unit of work of a tenant administrator's request.
+AdminWork = Annotated[Work, Depends(_admin_work)]
+#: Unit of work of any signed-in user (their own inbox).
+UserWork = Annotated[Work, Depends(_user_work)]

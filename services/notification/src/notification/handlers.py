@@ -1,0 +1,54 @@
+"""Notification's event handlers: tenant directory updates, and planning deliveries."""
+
+from __future__ import annotations
+
+from faststream.nats import NatsBroker
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from notification.deliveries.dispatcher import Dispatcher
+from notification.deliveries.planning import Planner
+from notification.tenants.service import apply_tenant_event
+from tirek.db import UnitOfWork
+from tirek.events import Envelope
+from tirek.events.admin import TenantOnboarded, TenantReactivated, TenantSuspended
+from tirek.messaging.broker import subscriber
+from tirek.messaging.inbox import first_delivery
+from tirek.messaging.naming import Naming
+from tirek.messaging.streams import (
+    NOTIFICATION_ADMIN,
+    NOTIFICATION_CASES,
+    NOTIFICATION_REFERRALS,
+)
+
+
+def register_handlers(
+    broker: NatsBroker,
+    *,
+    naming: Naming,
+    sessions: async_sessionmaker[AsyncSession],
+    planner: Planner,
+    dispatcher: Dispatcher,
+) -> None:
+    @subscriber(broker, naming, NOTIFICATION_ADMIN)
+    async def on_admin_event(envelope: Envelope) -> None:
+        payload = envelope.payload()
+        if not isinstance(payload, TenantOnboarded | TenantSuspended | TenantReactivated):
+            return
+        async with UnitOfWork(sessions, None) as session:
+            if await first_delivery(
+                session, consumer=NOTIFICATION_ADMIN.name, event_id=envelope.id
+            ):
+                await apply_tenant_event(session, payload)
+
+    async def plan(envelope: Envelope, consumer: str) -> None:
+        envelope.payload()  # an event that fails its contract is dead-lettered, not guessed at
+        if await planner.plan(envelope, consumer=consumer):
+            dispatcher.wake()
+
+    @subscriber(broker, naming, NOTIFICATION_REFERRALS)
+    async def on_referral_event(envelope: Envelope) -> None:
+        await plan(envelope, NOTIFICATION_REFERRALS.name)
+
+    @subscriber(broker, naming, NOTIFICATION_CASES)
+    async def on_case_event(envelope: Envelope) -> None:
+        await plan(envelope, NOTIFICATION_CASES.name)
