@@ -20,6 +20,10 @@ class DemoTenant:
     languages: tuple[str, ...]
     #: The consortium's coordinating body is a tenant too, but owns no cases.
     kind: str = "ngo"
+    #: Referral services it can receive, where, and when it answers (the partner directory).
+    services_offered: tuple[str, ...] = ()
+    service_areas: tuple[str, ...] = ()
+    contact_hours: str | None = None
 
     @property
     def id(self) -> uuid.UUID:
@@ -52,6 +56,9 @@ TENANTS: tuple[DemoTenant, ...] = (
         "Aktobe",
         {"ru": "Сана Сезім (Актобе)", "en": "Sana Sezim (Aktobe)"},
         ("ru", "kk"),
+        services_offered=("reception", "legal_aid", "documents", "shelter", "return"),
+        service_areas=("Aktobe", "Aktobe region"),
+        contact_hours="Mon-Fri 09:00-18:00 (UTC+5)",
     ),
     DemoTenant(
         "TLD",
@@ -59,14 +66,36 @@ TENANTS: tuple[DemoTenant, ...] = (
         "Taldykorgan",
         {"ru": "Ансар (Талдыкорган)", "en": "Ansar (Taldykorgan)"},
         ("ru", "kk"),
+        services_offered=("reception", "legal_aid", "documents", "psychological_care"),
+        service_areas=("Taldykorgan", "Almaty region"),
+        contact_hours="Mon-Fri 09:00-18:00 (UTC+5)",
     ),
-    DemoTenant("OSH", "KG", "Osh", {"ru": "Мекен (Ош)", "en": "Meken (Osh)"}, ("ru", "ky", "uz")),
+    DemoTenant(
+        "OSH",
+        "KG",
+        "Osh",
+        {"ru": "Мекен (Ош)", "en": "Meken (Osh)"},
+        ("ru", "ky", "uz"),
+        services_offered=(
+            "reception",
+            "reintegration",
+            "shelter",
+            "family_tracing",
+            "medical_care",
+            "psychological_care",
+        ),
+        service_areas=("Osh", "Osh region"),
+        contact_hours="Mon-Sat 09:00-18:00 (UTC+6)",
+    ),
     DemoTenant(
         "JAL",
         "KG",
         "Jalal-Abad",
         {"ru": "Ынтымак (Джалал-Абад)", "en": "Yntymak (Jalal-Abad)"},
         ("ru", "ky"),
+        services_offered=("reception", "reintegration", "legal_aid", "family_tracing"),
+        service_areas=("Jalal-Abad", "Jalal-Abad region"),
+        contact_hours="Mon-Fri 09:00-17:00 (UTC+6)",
     ),
     DemoTenant(
         "NUK",
@@ -74,6 +103,15 @@ TENANTS: tuple[DemoTenant, ...] = (
         "Karakalpakstan",
         {"ru": "Истикбол (Нукус)", "en": "Istiqbol (Nukus)"},
         ("ru", "uz", "kaa"),
+        services_offered=(
+            "reception",
+            "reintegration",
+            "documents",
+            "legal_aid",
+            "psychological_care",
+        ),
+        service_areas=("Nukus", "Karakalpakstan"),
+        contact_hours="Mon-Fri 09:00-18:00 (UTC+5)",
     ),
     DemoTenant(
         "CRD",

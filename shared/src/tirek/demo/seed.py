@@ -87,12 +87,17 @@ def tenant_event(tenant: DemoTenant) -> Envelope:
         kind=tenant.kind,
         names=tenant.name,
         languages=list(tenant.languages),
+        services_offered=list(tenant.services_offered),
+        service_areas=list(tenant.service_areas),
+        contact_hours=tenant.contact_hours,
     )
     return Envelope.wrap(
         payload,
         tenant=tenant.id,
         subject=tenant.id,
-        event_id=uuid.uuid5(_NS, f"tenant.onboarded:{tenant.code}"),
+        # Same definition, same id (re-seeding changes nothing); a changed definition of a
+        # demo NGO is a new event that every service applies.
+        event_id=uuid.uuid5(_NS, f"tenant.onboarded:{payload.model_dump_json()}"),
         time=datetime(2026, 1, 1, tzinfo=UTC),
     )
 

@@ -13,6 +13,7 @@ from types import FrameType
 
 from tirek.demo.consortium import DEMO_PASSWORD, TENANTS, USERS
 from tirek.demo.seed import publish_tenants, seed_intake
+from tirek.demo.seed_referrals import publish_agreements, seed_referrals
 from tirek.localstack.stack import Stack
 from tirek.messaging.naming import Naming
 
@@ -51,6 +52,25 @@ def _logins() -> str:
     )
 
 
+def seed_demo(stack: Stack, urls: dict[str, str]) -> None:
+    """Seed the demo consortium through public interfaces; every step is idempotent."""
+    naming = Naming(os.environ.get("TIREK_NAMESPACE", ""))
+    issuer = f"{urls['issuer']}realms/tirek"
+    asyncio.run(publish_tenants(urls["nats"], naming))
+    asyncio.run(publish_agreements(urls["nats"], naming))
+    created = asyncio.run(seed_intake(urls["intake"], issuer))
+    print(f"  {created} demo cases registered" if created else "  demo cases already present")
+    if "referral" in urls:
+        referrals = asyncio.run(seed_referrals(urls["referral"], urls["intake"], issuer))
+        print(
+            f"  {referrals} demo referrals created"
+            if referrals
+            else "  demo referrals already present"
+        )
+    if "notification" in urls:
+        stack.run_command("notification", "seed-demo")
+
+
 def run(home: Path) -> int:
     stack = Stack(home)
     stopping = threading.Event()
@@ -64,12 +84,16 @@ def run(home: Path) -> int:
         print("Starting NATS, PostgreSQL, the development issuer and the services...", flush=True)
         urls = stack.start()
         print("Seeding the demo consortium...", flush=True)
-        asyncio.run(publish_tenants(urls["nats"], Naming(os.environ.get("TIREK_NAMESPACE", ""))))
-        created = asyncio.run(seed_intake(urls["intake"], f"{urls['issuer']}realms/tirek"))
-        print(f"  {created} demo cases registered" if created else "  demo data already present")
-        print(
-            BANNER.format(home=home, password=DEMO_PASSWORD, logins=_logins(), **urls), flush=True
+        seed_demo(stack, urls)
+        services = "\n".join(
+            f"  {name + ' API':<19} {urls[name]}/docs"
+            for name in ("intake", "referral", "notification", "reporting", "admin")
+            if name in urls
         )
+        banner = BANNER.format(
+            home=home, password=DEMO_PASSWORD, logins=_logins(), services=services, **urls
+        )
+        print(banner, flush=True)
         if os.environ.get("TIREK_RUN_ONCE"):  # used by the end-to-end test of make run
             return 0
         while not stopping.wait(1.0):

@@ -96,6 +96,7 @@ class Stack:
         self.nats_server: NatsServer | None = None
         self.pg_server: PostgresServer | None = None
         self.urls: dict[str, str] = {}
+        self.envs: dict[str, dict[str, str]] = {}
 
     # ----------------------------------------------------------------- servers
 
@@ -189,11 +190,23 @@ class Stack:
             port = int(env["TIREK_HTTP_PORT"])
             process = self.spawn(service.name, ["-m", service.name, "serve"], env)
             self.urls[service.name] = f"http://127.0.0.1:{port}"
+            self.envs[service.name] = env
             _wait_http(f"http://127.0.0.1:{port}/health/ready", process=process)
         _wait_http(f"{issuer_base}realms/tirek/.well-known/openid-configuration", process=idp)
         self.urls["nats"] = nats_url
         self.urls["postgres"] = admin_dsn
         return self.urls
+
+    def run_command(self, service: str, *args: str) -> None:
+        """``python -m SERVICE ARGS`` with the service's environment (e.g. ``seed-demo``)."""
+        done = subprocess.run(
+            [sys.executable, "-m", service, *args],
+            env={**os.environ, **self.envs[service]},
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"{service} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
 
     def service_env(
         self, service: ServiceSpec, db: DatabaseUrls, nats_url: str, issuer_base: str

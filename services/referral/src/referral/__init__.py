@@ -1,0 +1,1 @@
+"""Tirek referral: referrals between NGOs, their saga with intake, returns, messages, directory."""

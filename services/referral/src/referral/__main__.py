@@ -1,0 +1,36 @@
+"""``python -m referral serve`` (the HTTP API and event handlers) or ``python -m referral migrate``."""
+
+from __future__ import annotations
+
+import argparse
+
+import uvicorn
+
+from referral.settings import get_settings
+from tirek.telemetry import configure_logging, install_global, instrument_asyncpg, setup_tracing
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m referral")
+    parser.add_argument("command", choices=["serve", "migrate"])
+    args = parser.parse_args()
+    settings = get_settings()
+    configure_logging("referral", settings.log_level)
+    if args.command == "migrate":
+        from referral.migrate import upgrade
+
+        upgrade(settings)
+        return
+    provider = setup_tracing("referral")
+    install_global(provider)
+    instrument_asyncpg(provider)
+    from referral.main import create_app
+
+    app = create_app(settings, tracer_provider=provider)
+    uvicorn.run(
+        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
+    )
+
+
+if __name__ == "__main__":
+    main()

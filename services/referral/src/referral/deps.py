@@ -1,0 +1,71 @@
+"""Dependency aliases of referral's views (STYLE.md: ``Annotated`` aliases, one place)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tirek.auth import CurrentPrincipal, Principal, Role, require_roles
+from tirek.crypto import KeyProvider
+from tirek.db import UnitOfWork
+
+
+def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+    sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
+    return sessions
+
+
+def get_now(request: Request) -> datetime:
+    """Now, from the app's clock (tests inject one)."""
+    return request.app.state.clock()  # type: ignore[no-any-return]
+
+
+def get_keys(request: Request) -> KeyProvider:
+    keys: KeyProvider = request.app.state.keys
+    return keys
+
+
+#: Who may work on referrals: an NGO's caseworkers and case managers (the state machine
+#: decides, per transition, which of them may take it).
+Staff = Annotated[Principal, Depends(require_roles(Role.CASEWORKER, Role.CASE_MANAGER))]
+#: Any authenticated user (the directory is the consortium's shared address book).
+AnyUser = CurrentPrincipal
+Now = Annotated[datetime, Depends(get_now)]
+Keys = Annotated[KeyProvider, Depends(get_keys)]
+
+
+class Work:
+    """Opens the use case's unit of work, scoped to the caller's tenant.
+
+    Views write ``async with work() as session:`` and build their response inside the block,
+    so the transaction has committed before the client hears of success.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], principal: Principal) -> None:
+        self._sessions = sessions
+        self._principal = principal
+
+    def __call__(self) -> UnitOfWork:
+        return UnitOfWork(self._sessions, self._principal.tenant_id)
+
+
+def _staff_work(
+    principal: Staff, sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+) -> Work:
+    return Work(sessions, principal)
+
+
+def _any_work(
+    principal: AnyUser,
+    sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
+) -> Work:
+    return Work(sessions, principal)
+
+
+#: The request's unit of work factory, scoped to the caller's tenant (NGO staff only).
+TenantWork = Annotated[Work, Depends(_staff_work)]
+#: The same for any authenticated user.
+AnyWork = Annotated[Work, Depends(_any_work)]

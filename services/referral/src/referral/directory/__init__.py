@@ -1,0 +1,1 @@
+"""The partner directory (from tenant.* events) and sharing agreements (agreement.*)."""

@@ -1,0 +1,114 @@
+"""Referral's event handlers: turn an event into a call of a domain's service, idempotently.
+
+Each handler records the event in the inbox in the same transaction as its effect. Events
+from intake name a referral or a consent, not the tenant to act as: the handler looks the
+referral's parties up (``referral_parties``, ids only) and scopes the transaction to the
+sending NGO, which always sees its referrals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from faststream.nats import NatsBroker
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from referral.directory.service import apply_admin_event
+from referral.referrals import service as referrals
+from referral.referrals.models import ReferralParties
+from referral.settings import ReferralSettings
+from tirek.db import UnitOfWork, set_tenant
+from tirek.events import Envelope
+from tirek.events.admin import (
+    AgreementGranted,
+    AgreementRevoked,
+    TenantOnboarded,
+    TenantReactivated,
+    TenantSuspended,
+)
+from tirek.events.intake import ConsentWithdrawn, SharePrepared, ShareRefused
+from tirek.messaging.broker import subscriber
+from tirek.messaging.inbox import first_delivery
+from tirek.messaging.naming import Naming
+from tirek.messaging.streams import REFERRAL_ADMIN, REFERRAL_CONSENTS, REFERRAL_SHARES
+
+
+def register_handlers(
+    broker: NatsBroker,
+    *,
+    naming: Naming,
+    sessions: async_sessionmaker[AsyncSession],
+    settings: ReferralSettings,
+    clock: Callable[[], datetime],
+) -> None:
+    answer_within = timedelta(hours=settings.answer_within_hours)
+    urgent_answer_within = timedelta(hours=settings.urgent_answer_within_hours)
+
+    @subscriber(broker, naming, REFERRAL_SHARES)
+    async def on_share_event(envelope: Envelope) -> None:
+        payload = envelope.payload()
+        if not isinstance(payload, SharePrepared | ShareRefused):
+            return
+        async with UnitOfWork(sessions, None) as session:
+            if not await first_delivery(
+                session, consumer=REFERRAL_SHARES.name, event_id=envelope.id
+            ):
+                return
+            parties = await session.get(ReferralParties, payload.referral_id)
+            if parties is None:
+                return  # not one of ours: nothing to attach it to
+            await set_tenant(session, parties.sender_tenant)
+            if isinstance(payload, SharePrepared):
+                await referrals.attach_package(
+                    session=session,
+                    payload=payload,
+                    now=clock(),
+                    answer_within=answer_within,
+                    urgent_answer_within=urgent_answer_within,
+                )
+            else:
+                await referrals.block(session=session, payload=payload, now=clock())
+
+    @subscriber(broker, naming, REFERRAL_CONSENTS)
+    async def on_consent_event(envelope: Envelope) -> None:
+        payload = envelope.payload()
+        if not isinstance(payload, ConsentWithdrawn):
+            return
+        # Only the NGO that holds the consent can withdraw it: act as that NGO, so a
+        # withdrawal in anyone else's name reaches none of the referrals.
+        async with UnitOfWork(sessions, envelope.tenant) as session:
+            if not await first_delivery(
+                session, consumer=REFERRAL_CONSENTS.name, event_id=envelope.id
+            ):
+                return
+            known = await session.scalar(
+                select(ReferralParties.referral_id)
+                .where(
+                    ReferralParties.consent_id == payload.consent_id,
+                    ReferralParties.sender_tenant == envelope.tenant,
+                )
+                .limit(1)
+            )
+            if known is not None:
+                await referrals.purge_packages(
+                    session=session, consent_id=payload.consent_id, now=clock()
+                )
+
+    @subscriber(broker, naming, REFERRAL_ADMIN)
+    async def on_admin_event(envelope: Envelope) -> None:
+        payload = envelope.payload()
+        if not isinstance(
+            payload,
+            TenantOnboarded
+            | TenantSuspended
+            | TenantReactivated
+            | AgreementGranted
+            | AgreementRevoked,
+        ):
+            return
+        # The directory and the agreements are no one tenant's data: no tenant is set.
+        async with UnitOfWork(sessions, None) as session:
+            if await first_delivery(session, consumer=REFERRAL_ADMIN.name, event_id=envelope.id):
+                await apply_admin_event(session, payload, at=envelope.time)

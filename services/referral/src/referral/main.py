@@ -1,0 +1,143 @@
+"""Referral's application: wiring only — lifespan, routers, event handlers, deadline scanner."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request
+from faststream.nats import NatsBroker
+from opentelemetry.sdk.trace import TracerProvider
+from sqlalchemy.exc import DBAPIError
+from starlette.responses import Response
+
+from referral.deadlines.service import scan_deadlines
+from referral.directory import views as directory_views
+from referral.flows import announce_overdue
+from referral.handlers import register_handlers
+from referral.messages import views as message_views
+from referral.referrals import views as referral_views
+from referral.returns import views as return_views
+from referral.settings import ReferralSettings, get_settings
+from tirek.crypto import key_provider
+from tirek.db import create_engine, session_factory
+from tirek.messaging.broker import create_broker
+from tirek.messaging.naming import Naming
+from tirek.messaging.outbox import OutboxRelay
+from tirek.web import create_service_app
+from tirek.web.health import database_check, nats_check
+from tirek.web.problems import Unprocessable
+
+Clock = Callable[[], datetime]
+
+_log = logging.getLogger("referral")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+#: SQLSTATEs of text PostgreSQL cannot store (a NUL character, in text or in JSON).
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
+
+
+async def _unstorable_text(request: Request, exc: Exception) -> Response:
+    """Input text with a NUL character fails only in the database: answer 422, not 500."""
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
+        return Unprocessable(
+            "Text may not contain NUL (\\u0000) characters.", title="Text cannot be stored"
+        ).to_response()
+    raise exc
+
+
+def create_app(
+    settings: ReferralSettings | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    clock: Clock = _utc_now,
+    run_relay: bool = True,
+    run_scanner: bool = True,
+) -> FastAPI:
+    """Build referral. ``clock`` is injectable for tests; ``run_relay=False`` and
+    ``run_scanner=False`` leave publishing and deadline scans to a test
+    (``await app.state.scan_deadlines(now)``)."""
+    settings = settings or get_settings()
+    naming = Naming(settings.namespace)
+    engine = create_engine(
+        settings.db_url, pool_size=settings.db_pool_size, application_name="referral"
+    )
+    sessions = session_factory(engine)
+    broker: NatsBroker = create_broker(settings, tracer_provider=tracer_provider)
+    register_handlers(broker, naming=naming, sessions=sessions, settings=settings, clock=clock)
+
+    async def scan(now: datetime) -> int:
+        """Announce every deadline that became overdue by ``now``; returns how many."""
+        return await scan_deadlines(sessions, now, announce=announce_overdue)
+
+    async def scanner() -> None:
+        # Persisted due dates drive this loop: a restart loses nothing, and each period is
+        # announced once whatever the number of scanners (see referral.deadlines.service).
+        while True:
+            try:
+                await scan(clock())
+            except Exception:  # a database hiccup must not end the scanner
+                _log.exception("deadline scan failed")
+            await asyncio.sleep(settings.deadline_scan_interval)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await broker.start()
+        relay = OutboxRelay(
+            engine=engine,
+            nats=broker.connection,
+            naming=naming,
+            tracer_provider=tracer_provider,
+        )
+        app.state.relay = relay
+        if run_relay:
+            await relay.start()
+        task = asyncio.create_task(scanner(), name="deadline-scanner") if run_scanner else None
+        app.state.readiness_checks["database"] = database_check(engine)
+        app.state.readiness_checks["broker"] = nats_check(broker.connection)
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if run_relay:
+                await relay.stop()
+            await broker.stop()
+            await engine.dispose()
+
+    app = create_service_app(
+        settings,
+        title="Tirek referral",
+        version="0.1.0",
+        lifespan=lifespan,
+        tracer_provider=tracer_provider,
+    )
+    app.state.settings = settings
+    app.state.sessions = sessions
+    app.state.engine = engine
+    app.state.broker = broker
+    app.state.naming = naming
+    app.state.clock = clock
+    app.state.keys = key_provider(
+        master_key=settings.master_key, master_key_file=settings.master_key_file
+    )
+    app.state.scan_deadlines = scan
+    app.add_exception_handler(DBAPIError, _unstorable_text)
+    for router in (
+        referral_views.router,
+        message_views.router,
+        return_views.router,
+        directory_views.router,
+    ):
+        app.include_router(router)
+    return app

@@ -1,0 +1,1 @@
+"""The message thread the two NGOs of a referral exchange."""

@@ -1,0 +1,22 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from referral.models import Base, SharedByTwoTenants
+
+
+class ReferralMessage(SharedByTwoTenants, Base):
+    """A message on a referral's thread, visible to its two NGOs only."""
+
+    __tablename__ = "referral_messages"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    referral_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referrals.id"), index=True)
+    author_tenant: Mapped[uuid.UUID] = mapped_column()
+    author_user: Mapped[str] = mapped_column(String(64))
+    body: Mapped[str] = mapped_column(Text)
+    posted_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,1 @@
+"""Referrals: the aggregate, its state machine, its history and its share package."""

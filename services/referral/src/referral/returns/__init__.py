@@ -1,0 +1,1 @@
+"""Returns planned on an accepted referral, and the confirmation of arrival."""
