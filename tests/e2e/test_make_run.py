@@ -3,48 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
-import pytest
 from keycloak import KeycloakOpenID
 
 from tirek.demo.consortium import DEMO_PASSWORD, TENANTS
-from tirek.demo.seed import publish_tenants, seed_intake
-from tirek.localstack.servers import free_port
-from tirek.localstack.stack import Stack
-from tirek.messaging.naming import Naming
-
-
-@pytest.fixture(scope="module")
-def platform(
-    tmp_path_factory: pytest.TempPathFactory, nats_url: str, pg_admin_dsn: str, namespace: str
-) -> Iterator[dict[str, str]]:
-    home = tmp_path_factory.mktemp("tirek-home")
-    home.chmod(0o755)
-    env = {
-        "TIREK_NATS_URL": nats_url,
-        "TIREK_DATABASE_URL": pg_admin_dsn,
-        "TIREK_NAMESPACE": f"{namespace}e2e",
-        "TIREK_DEVIDP_PORT": str(free_port()),
-        "TIREK_INTAKE_PORT": str(free_port()),
-    }
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        stack = Stack(Path(home))
-        try:
-            urls = stack.start()
-            asyncio.run(publish_tenants(nats_url, Naming(env["TIREK_NAMESPACE"])))
-            urls["seeded"] = str(
-                asyncio.run(
-                    seed_intake(urls["intake"], f"{urls['issuer']}realms/tirek", cases_per_ngo=3)
-                )
-            )
-            yield urls
-        finally:
-            stack.stop()
+from tirek.demo.seed import seed_intake
 
 
 def test_a_demo_caseworker_gets_a_token_and_registers_a_case(platform: dict[str, str]) -> None:
