@@ -139,7 +139,8 @@ def notification_settings(
     return NotificationSettings(
         env="test",
         nats_url=nats_url,
-        namespace=namespace,
+        # Its own namespace: other suites publish referral events (numbered alike) on theirs.
+        namespace=f"{namespace}ntf",
         db_url=notification_db.app_url,
         db_owner_url=notification_db.owner_url,
         oidc_issuer=f"{devidp_url}realms/tirek",
@@ -159,7 +160,7 @@ def notification_settings(
 
 @pytest.fixture(scope="session")
 async def streams(nats_url: str, namespace: str) -> Naming:
-    naming = Naming(namespace)
+    naming = Naming(f"{namespace}ntf")
     nc = await nats.connect(nats_url)
     try:
         await ensure_streams(nc.jetstream(), naming)
