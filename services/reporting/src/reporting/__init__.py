@@ -1,0 +1,1 @@
+"""Tirek reporting: de-identified projections of every event, and the reports built on them."""

@@ -1,0 +1,171 @@
+"""Reporting's tables: de-identified projections, one row per aggregate and generation.
+
+No name, document, contact, address or free text exists here: only ids, codes, dates and
+the times events happened. Every projection row carries a ``generation``: live handlers write
+to the active generation (and to the one a rebuild is filling), a rebuild replays history into
+a fresh generation and swaps it in with one update of ``projection_generations``.
+
+``*_at`` columns named ``state_at`` hold the time of the event that last set a row's mutable
+fields: an older event arriving later (another stream, a redelivery) never overwrites newer
+state.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    Column,
+    Date,
+    DateTime,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Uuid,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+metadata = MetaData(naming_convention=NAMING)
+
+#: Which generation reports read (``active``) and which a rebuild fills (``building``).
+generations = Table(
+    "projection_generations",
+    metadata,
+    Column("id", Integer, primary_key=True),  # always 1: a single row
+    Column("active", Integer, nullable=False),
+    Column("building", Integer, nullable=True),
+)
+
+#: The tenant directory (labels, country, region): not tenant-owned, no RLS.
+tenants = Table(
+    "tenant_labels",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("id", Uuid, primary_key=True),
+    Column("code", String(8), nullable=False),
+    Column("country", String(2), nullable=False),
+    Column("region", String(100), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("names", JSONB, nullable=False),
+    Column("state_at", DateTime(timezone=True), nullable=False),
+)
+
+case_facts = Table(
+    "case_facts",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("case_id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, nullable=False, index=True),
+    # Facts fixed at registration (null until case.registered arrives).
+    Column("person_id", Uuid, nullable=True),
+    Column("country", String(2), nullable=True),
+    Column("opened_on", Date, nullable=True),
+    Column("origin_referral_id", Uuid, nullable=True),
+    # Mutable facts, guarded by state_at.
+    Column("sex", String(32), nullable=True),
+    Column("age_band", String(16), nullable=True),
+    Column("citizenship", String(2), nullable=True),
+    Column("categories", ARRAY(String(48)), nullable=True),
+    Column("exploitation_forms", ARRAY(String(48)), nullable=True),
+    Column("trm_stage", String(64), nullable=True),
+    Column("status", String(32), nullable=True),
+    Column("risk_level", String(16), nullable=True),
+    Column("state_at", DateTime(timezone=True), nullable=True),
+    # Closure, from case.closed.
+    Column("closed_on", Date, nullable=True),
+    Column("closure_reason", String(32), nullable=True),
+)
+
+assistance_facts = Table(
+    "assistance_facts",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("assistance_id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, nullable=False, index=True),
+    Column("case_id", Uuid, nullable=False),
+    Column("person_id", Uuid, nullable=False),
+    Column("type", String(48), nullable=False),
+    Column("mode", String(32), nullable=False),
+    Column("provided_on", Date, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("project_code", String(32), nullable=True),
+)
+
+contact_facts = Table(
+    "contact_facts",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("contact_id", Uuid, primary_key=True),
+    Column("tenant_id", Uuid, nullable=False, index=True),
+    Column("received_on", Date, nullable=False),
+    Column("mode", String(32), nullable=False),
+    Column("topic", String(48), nullable=False),
+    Column("country", String(2), nullable=True),
+    Column("sex", String(32), nullable=False),
+    Column("project_code", String(32), nullable=True),
+)
+
+referral_facts = Table(
+    "referral_facts",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("referral_id", Uuid, primary_key=True),
+    Column("sender_tenant", Uuid, nullable=False, index=True),
+    Column("receiver_tenant", Uuid, nullable=False, index=True),
+    Column("case_id", Uuid, nullable=False),
+    Column("services", ARRAY(String(32)), nullable=False),
+    Column("urgency", String(16), nullable=False),
+    Column("state", String(32), nullable=False),
+    Column("state_at", DateTime(timezone=True), nullable=False),
+    # The first time each transition happened.
+    Column("submitted_at", DateTime(timezone=True), nullable=True),
+    Column("approved_at", DateTime(timezone=True), nullable=True),
+    Column("blocked_at", DateTime(timezone=True), nullable=True),
+    Column("sent_at", DateTime(timezone=True), nullable=True),
+    Column("accepted_at", DateTime(timezone=True), nullable=True),
+    Column("declined_at", DateTime(timezone=True), nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("completed_at", DateTime(timezone=True), nullable=True),
+    Column("cancelled_at", DateTime(timezone=True), nullable=True),
+    Column("due_at", DateTime(timezone=True), nullable=True),
+    Column("overdue_periods", Integer, nullable=False, server_default="0"),
+    Column("decline_reason", String(32), nullable=True),
+    Column("outcomes", JSONB, nullable=True),
+)
+
+return_facts = Table(
+    "return_facts",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("return_id", Uuid, primary_key=True),
+    Column("referral_id", Uuid, nullable=False),
+    Column("sender_tenant", Uuid, nullable=False, index=True),
+    Column("receiver_tenant", Uuid, nullable=False, index=True),
+    Column("planned_date", Date, nullable=False),
+    Column("origin_country", String(2), nullable=False),
+    Column("destination_country", String(2), nullable=False),
+    Column("border_crossing", String(100), nullable=True),
+    Column("transport", String(16), nullable=True),
+    Column("state_at", DateTime(timezone=True), nullable=False),
+    Column("planned_at", DateTime(timezone=True), nullable=True),
+    Column("arrived_on", Date, nullable=True),
+    Column("arrived_at", DateTime(timezone=True), nullable=True),
+    Column("overdue_at", DateTime(timezone=True), nullable=True),
+    Column("overdue", Boolean, nullable=False, server_default="false"),
+)
+
+#: Tables whose rows belong to one NGO (tenant_id) and get FORCE row-level security.
+TENANT_TABLES = ("case_facts", "assistance_facts", "contact_facts")
+#: Tables whose rows belong to two NGOs (sender and receiver): both see them.
+PAIR_TABLES = ("referral_facts", "return_facts")
+#: Every projection rebuilt by replay.
+PROJECTIONS = (tenants, case_facts, assistance_facts, contact_facts, referral_facts, return_facts)

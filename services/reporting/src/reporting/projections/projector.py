@@ -1,0 +1,417 @@
+"""Turn one event into upserts of the projections: idempotent and tolerant of disorder.
+
+Every function here may run twice for one event (a redelivery, a replay racing a live
+handler) and may see events of one aggregate in any order (the case's assistance before the
+case, an old ``case.updated`` after a newer one): a row's mutable fields change only when the
+event is newer than the one that last set them (``state_at``), the first time of each
+transition is kept (``LEAST``), and facts that never change are written by whichever event
+carries them. Applying the same set of events in any order gives the same rows.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Table, TextClause, Uuid, bindparam, case, func, text
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from reporting.models import (
+    assistance_facts,
+    case_facts,
+    contact_facts,
+    referral_facts,
+    return_facts,
+    tenants,
+)
+from tirek.events import Envelope
+from tirek.events.admin import TenantOnboarded
+from tirek.events.intake import (
+    AssistanceRecorded,
+    CaseClosed,
+    CaseRegistered,
+    CaseUpdated,
+    ContactRecorded,
+)
+from tirek.events.referral import (
+    ReferralCompleted,
+    ReferralDeclined,
+    ReferralFacts,
+    ReferralOverdue,
+    ReferralSent,
+    ReturnArrived,
+    ReturnFacts,
+    ReturnOverdue,
+    ReturnPlanned,
+)
+from tirek.events.registry import UnknownEventType
+
+__all__ = ["PROJECTED_TYPES", "SWAP_LOCK", "apply_event", "receive", "writing_all_tenants"]
+
+#: Projection writes span tenants (a referral row belongs to two): the RLS policies let a
+#: transaction that set this see and write every tenant's rows. Only the projector and the
+#: cross-NGO (suppressed) reports set it.
+_ALL_TENANTS = text("SELECT set_config('app.all_tenants', 'on', true)")
+
+#: ``referral.<x>`` -> the column holding the first time of that transition.
+_TRANSITION_COLUMN = {
+    "referral.submitted": "submitted_at",
+    "referral.approved": "approved_at",
+    "referral.blocked": "blocked_at",
+    "referral.sent": "sent_at",
+    "referral.accepted": "accepted_at",
+    "referral.declined": "declined_at",
+    "referral.in_progress": "started_at",
+    "referral.completed": "completed_at",
+    "referral.cancelled": "cancelled_at",
+}
+
+#: Event types that change a projection (everything else is acknowledged and ignored).
+PROJECTED_TYPES = frozenset(
+    {
+        "tenant.onboarded",
+        "case.registered",
+        "case.updated",
+        "case.closed",
+        "assistance.recorded",
+        "contact.recorded",
+        *_TRANSITION_COLUMN,
+        "referral.overdue",
+        "referral.message_posted",
+        "referral.package_purged",
+        "return.planned",
+        "return.updated",
+        "return.arrived",
+        "return.overdue",
+    }
+)
+
+
+#: Key of the advisory lock between live projection writes (shared) and a rebuild's swap
+#: (exclusive): shared advisory locks live in memory, unlike ``FOR SHARE`` row locks, which
+#: write to the row and serialise concurrent handlers.
+SWAP_LOCK = 0x7265706F  # "repo"
+
+
+async def writing_all_tenants(session: AsyncSession) -> None:
+    """Let the current transaction read and write every tenant's projection rows."""
+    await session.execute(_ALL_TENANTS)
+
+
+#: The inbox row (``tirek.messaging.inbox`` semantics: one ``INSERT ... ON CONFLICT DO
+#: NOTHING``, rolled back with the effect) and the open generations in one round trip; a
+#: cached ``text()`` because the kernel's ``first_delivery`` compiles an uncacheable statement
+#: per call, which dominated the handler's time.
+_RECEIVE = text(
+    "WITH first AS (INSERT INTO inbox (consumer, event_id) VALUES (:consumer, :event_id) "
+    "ON CONFLICT DO NOTHING RETURNING event_id) "
+    "SELECT set_config('app.all_tenants', 'on', true), pg_advisory_xact_lock_shared(:lock), "
+    "g.active, g.building, EXISTS (SELECT 1 FROM first) AS first "
+    "FROM projection_generations g WHERE g.id = 1"
+).bindparams(bindparam("event_id", type_=Uuid()))
+
+
+async def receive(session: AsyncSession, *, consumer: str, event_id: uuid.UUID) -> list[int]:
+    """Record ``(consumer, event_id)`` in the inbox and return the generations to write to:
+    none when the event was already applied (a redelivery), else the active one and the one
+    being rebuilt, if any. The shared advisory lock holds off a rebuild's swap until this
+    transaction commits, so no event lands only in a generation about to be dropped.
+    """
+    row = (
+        await session.execute(
+            _RECEIVE, {"consumer": consumer, "event_id": event_id, "lock": SWAP_LOCK}
+        )
+    ).one()
+    if not row.first:
+        return []
+    return [row.active] if row.building is None else [row.active, row.building]
+
+
+async def apply_event(session: AsyncSession, envelope: Envelope, gens: Sequence[int]) -> bool:
+    """Apply ``envelope`` to generations ``gens``; ``False`` when the event is not projected."""
+    if envelope.type not in PROJECTED_TYPES:
+        return False
+    try:
+        payload = envelope.payload()
+    except UnknownEventType:
+        return False
+    for generation in gens:
+        for upsert, values in _statements(envelope, payload, generation):
+            await session.execute(upsert.statement, upsert.params(values))
+    return True
+
+
+def _newer(table: Table, stmt: Insert) -> ColumnElement[bool]:
+    stored = table.c.state_at
+    return stored.is_(None) | (stmt.excluded.state_at > stored)
+
+
+def _guarded(table: Table, stmt: Insert, columns: Iterable[str]) -> dict[str, Any]:
+    """``SET column = excluded.column`` only when the incoming event is newer."""
+    newer = _newer(table, stmt)
+    return {
+        name: case((newer, stmt.excluded[name]), else_=table.c[name])
+        for name in (*columns, "state_at")
+    }
+
+
+def _first(table: Table, stmt: Insert, columns: Iterable[str]) -> dict[str, Any]:
+    """``SET column = LEAST(stored, incoming)`` (LEAST skips NULLs)."""
+    return {name: func.least(table.c[name], stmt.excluded[name]) for name in columns}
+
+
+def _keep(table: Table, stmt: Insert, columns: Iterable[str]) -> dict[str, Any]:
+    """``SET column = COALESCE(incoming, stored)`` for facts that never change."""
+    return {name: func.coalesce(stmt.excluded[name], table.c[name]) for name in columns}
+
+
+@dataclass(frozen=True)
+class _Upsert:
+    """An upsert of every column of ``table``, compiled once.
+
+    SQLAlchemy never caches the compilation of PostgreSQL's ``INSERT ... ON CONFLICT``
+    (``postgresql.Insert.inherit_cache = False``), and compiling it per event cost more than
+    the database round trip; a ``text()`` with typed bind parameters is cached.
+    """
+
+    table: Table
+    statement: TextClause
+
+    def params(self, values: dict[str, Any]) -> dict[str, Any]:
+        return dict.fromkeys(self.table.columns.keys()) | values
+
+
+def _compile(table: Table, stmt: Insert) -> _Upsert:
+    columns = list(table.columns)
+    dialect = postgresql.psycopg2.dialect()  # type: ignore[no-untyped-call]
+    compiled = stmt.compile(dialect=dialect, column_keys=[c.key for c in columns])
+    # psycopg2's "%(name)s::TYPE" becomes "CAST(:name AS TYPE)" for text().
+    sql = re.sub(
+        r"%\((\w+)\)s::([A-Za-z_]+(?:\(\d+\))?(?:\[\])?)", r"CAST(:\1 AS \2)", compiled.string
+    )
+    sql = re.sub(r"%\((\w+)\)s", r":\1", sql)
+    return _Upsert(table, text(sql).bindparams(*(bindparam(c.key, type_=c.type) for c in columns)))
+
+
+def _upsert(table: Table, build: Callable[[Insert], dict[str, Any]] | None) -> _Upsert:
+    stmt = insert(table)
+    if build is None:
+        return _compile(table, stmt.on_conflict_do_nothing())
+    keys = list(table.primary_key.columns)
+    return _compile(table, stmt.on_conflict_do_update(index_elements=keys, set_=build(stmt)))
+
+
+_CASE_STATE = (
+    "sex",
+    "age_band",
+    "citizenship",
+    "categories",
+    "exploitation_forms",
+    "trm_stage",
+    "status",
+    "risk_level",
+)
+_CASE_FIXED = ("person_id", "country", "opened_on", "origin_referral_id")
+_RETURN_PLAN = (
+    "planned_date",
+    "origin_country",
+    "destination_country",
+    "border_crossing",
+    "transport",
+)
+
+_TENANT = _upsert(
+    tenants, lambda s: _guarded(tenants, s, ("code", "country", "region", "kind", "names"))
+)
+# case.registered and case.updated: newest state wins; registration facts are kept whenever
+# they arrive (an update carries them as NULL).
+_CASE_STATE_UPSERT = _upsert(
+    case_facts,
+    lambda s: _guarded(case_facts, s, _CASE_STATE) | _keep(case_facts, s, _CASE_FIXED),
+)
+_CASE_CLOSED = _upsert(case_facts, lambda s: _keep(case_facts, s, ("closed_on", "closure_reason")))
+_ASSISTANCE = _upsert(assistance_facts, None)
+_CONTACT = _upsert(contact_facts, None)
+_REFERRAL = _upsert(
+    referral_facts,
+    lambda s: (
+        _guarded(referral_facts, s, ("state", "services", "urgency"))
+        | _first(referral_facts, s, _TRANSITION_COLUMN.values())
+        | _keep(referral_facts, s, ("decline_reason", "outcomes"))
+        | {
+            # The latest due time wins (an overdue referral's next period).
+            "due_at": func.greatest(referral_facts.c.due_at, s.excluded.due_at),
+            "overdue_periods": func.greatest(
+                referral_facts.c.overdue_periods, s.excluded.overdue_periods
+            ),
+        }
+    ),
+)
+_RETURN = _upsert(
+    return_facts,
+    lambda s: (
+        _guarded(return_facts, s, _RETURN_PLAN)
+        | _first(return_facts, s, ("planned_at", "arrived_at", "overdue_at"))
+        | _keep(return_facts, s, ("arrived_on",))
+        | {"overdue": return_facts.c.overdue | s.excluded.overdue}
+    ),
+)
+
+
+def _statements(
+    envelope: Envelope, payload: Any, generation: int
+) -> list[tuple[_Upsert, dict[str, Any]]]:
+    when = envelope.time
+    if isinstance(payload, TenantOnboarded):
+        return [
+            (
+                _TENANT,
+                {
+                    "generation": generation,
+                    "id": payload.tenant_id,
+                    "code": payload.code,
+                    "country": payload.country,
+                    "region": payload.region,
+                    "kind": payload.kind,
+                    "names": payload.names,
+                    "state_at": when,
+                },
+            )
+        ]
+    if isinstance(payload, CaseRegistered | CaseUpdated):
+        registered = isinstance(payload, CaseRegistered)
+        return [
+            (
+                _CASE_STATE_UPSERT,
+                {
+                    "generation": generation,
+                    "case_id": payload.case_id,
+                    "tenant_id": envelope.tenant,
+                    "sex": payload.sex.value,
+                    "age_band": payload.age_band.value,
+                    "citizenship": payload.citizenship,
+                    "categories": [c.value for c in payload.categories],
+                    "exploitation_forms": [f.value for f in payload.exploitation_forms],
+                    "trm_stage": payload.trm_stage.value,
+                    "status": payload.status.value,
+                    "risk_level": payload.risk_level.value,
+                    "state_at": when,
+                    "person_id": payload.person_id if registered else None,  # type: ignore[union-attr]
+                    "country": payload.country if registered else None,  # type: ignore[union-attr]
+                    "opened_on": payload.opened_on if registered else None,  # type: ignore[union-attr]
+                    "origin_referral_id": (
+                        payload.origin_referral_id if registered else None  # type: ignore[union-attr]
+                    ),
+                },
+            )
+        ]
+    if isinstance(payload, CaseClosed):
+        return [
+            (
+                _CASE_CLOSED,
+                {
+                    "generation": generation,
+                    "case_id": payload.case_id,
+                    "tenant_id": envelope.tenant,
+                    "closed_on": payload.closed_on,
+                    "closure_reason": payload.reason.value,
+                },
+            )
+        ]
+    if isinstance(payload, AssistanceRecorded):
+        return [
+            (
+                _ASSISTANCE,
+                {
+                    "generation": generation,
+                    "assistance_id": payload.assistance_id,
+                    "tenant_id": envelope.tenant,
+                    "case_id": payload.case_id,
+                    "person_id": payload.person_id,
+                    "type": payload.type.value,
+                    "mode": payload.mode.value,
+                    "provided_on": payload.provided_on,
+                    "outcome": payload.outcome.value,
+                    "project_code": payload.project_code,
+                },
+            )
+        ]
+    if isinstance(payload, ContactRecorded):
+        return [
+            (
+                _CONTACT,
+                {
+                    "generation": generation,
+                    "contact_id": payload.contact_id,
+                    "tenant_id": envelope.tenant,
+                    "received_on": payload.received_on,
+                    "mode": payload.mode.value,
+                    "topic": payload.topic.value,
+                    "country": payload.country,
+                    "sex": payload.sex.value,
+                    "project_code": payload.project_code,
+                },
+            )
+        ]
+    if isinstance(payload, ReferralFacts):
+        return [(_REFERRAL, _referral(envelope.type, payload, generation))]
+    if isinstance(payload, ReturnFacts):
+        return [(_RETURN, _return(payload, generation))]
+    return []
+
+
+def _referral(event_type: str, payload: ReferralFacts, generation: int) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "generation": generation,
+        "referral_id": payload.referral_id,
+        "sender_tenant": payload.sender_tenant,
+        "receiver_tenant": payload.receiver_tenant,
+        "case_id": payload.case_id,
+        "services": [s.value for s in payload.services],
+        "urgency": payload.urgency.value,
+        "state": payload.state.value,
+        "state_at": payload.at,
+        "due_at": None,
+        "overdue_periods": 0,
+        "decline_reason": None,
+        "outcomes": None,
+    }
+    values |= dict.fromkeys(_TRANSITION_COLUMN.values())
+    column = _TRANSITION_COLUMN.get(event_type)
+    if column is not None:
+        values[column] = payload.at
+    if isinstance(payload, ReferralSent | ReferralOverdue):
+        values["due_at"] = payload.due_at
+    if isinstance(payload, ReferralOverdue):
+        values["overdue_periods"] = payload.period
+    if isinstance(payload, ReferralDeclined):
+        values["decline_reason"] = payload.reason.value
+    if isinstance(payload, ReferralCompleted):
+        values["outcomes"] = {k.value: v.value for k, v in payload.outcomes.items()}
+    return values
+
+
+def _return(payload: ReturnFacts, generation: int) -> dict[str, Any]:
+    return {
+        "generation": generation,
+        "return_id": payload.return_id,
+        "referral_id": payload.referral_id,
+        "sender_tenant": payload.sender_tenant,
+        "receiver_tenant": payload.receiver_tenant,
+        "planned_date": payload.planned_date,
+        "origin_country": payload.origin_country,
+        "destination_country": payload.destination_country,
+        "border_crossing": payload.border_crossing,
+        "transport": payload.transport,
+        "state_at": payload.at,
+        "planned_at": payload.at if isinstance(payload, ReturnPlanned) else None,
+        "arrived_on": payload.arrived_on if isinstance(payload, ReturnArrived) else None,
+        "arrived_at": payload.at if isinstance(payload, ReturnArrived) else None,
+        "overdue_at": payload.at if isinstance(payload, ReturnOverdue) else None,
+        "overdue": isinstance(payload, ReturnOverdue),
+    }

@@ -1,0 +1,28 @@
+"""``/v1/admin/rebuild``: platform administrators rebuild every projection by replay."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from reporting.deps import PlatformAdmin
+from reporting.projections.rebuild import RebuildInProgress, rebuild
+from tirek.web.problems import Conflict
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+
+
+class RebuildOut(BaseModel):
+    generation: int
+    events: int
+
+
+@router.post("/rebuild", response_model=RebuildOut)
+async def rebuild_projections(principal: PlatformAdmin, request: Request) -> RebuildOut:
+    """Replay the streams into fresh projections and swap them in (waits until done)."""
+    state = request.app.state
+    try:
+        result = await rebuild(state.sessions, state.broker.connection.jetstream(), state.naming)
+    except RebuildInProgress as exc:
+        raise Conflict(str(exc), title="A rebuild is running") from None
+    return RebuildOut(generation=result.generation, events=result.events)

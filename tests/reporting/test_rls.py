@@ -1,0 +1,49 @@
+"""Row-level security under the projections: the application role sees nothing unless a
+transaction names its tenant (or the cross-NGO flag only the projector and suppressed
+reports set)."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.reporting.conftest import Reporting
+from tests.reporting.history import NGOS
+from tirek.db.rls import tables_without_forced_rls_sql
+
+
+async def test_every_tenant_table_forces_row_level_security(reporting: Reporting) -> None:
+    async with reporting.admin_engine.connect() as conn:
+        unprotected = (await conn.execute(text(tables_without_forced_rls_sql()))).scalars().all()
+    assert not unprotected, f"tables without FORCE row-level security: {unprotected}"
+
+
+async def test_the_application_role_sees_only_the_tenant_it_names(reporting: Reporting) -> None:
+    engine = create_async_engine(reporting.settings.db_url, pool_size=1)
+    akt = NGOS[0]
+    try:
+        async with engine.begin() as conn:
+            for table in ("case_facts", "assistance_facts", "referral_facts", "return_facts"):
+                count = (await conn.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
+                assert count == 0, f"{table}: rows visible without a tenant"
+        async with engine.begin() as conn:
+            await conn.execute(
+                text("SELECT set_config('app.tenant_id', :t, true)"), {"t": str(akt.id)}
+            )
+            tenants = (
+                (await conn.execute(text("SELECT DISTINCT tenant_id FROM case_facts")))
+                .scalars()
+                .all()
+            )
+            assert tenants == [akt.id]
+            pairs = (
+                await conn.execute(
+                    text(
+                        "SELECT count(*) FROM referral_facts WHERE :t NOT IN (sender_tenant, receiver_tenant)"
+                    ),
+                    {"t": akt.id},
+                )
+            ).scalar_one()
+            assert pairs == 0, "another pair's referral is visible"
+    finally:
+        await engine.dispose()
