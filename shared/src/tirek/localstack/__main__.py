@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import sys
@@ -90,6 +91,8 @@ def run(home: Path) -> int:
             for name in ("intake", "referral", "notification", "reporting", "admin")
             if name in urls
         )
+        if "reporting" in urls:
+            services += f"\n  {'dashboard':<19} {urls['reporting']}/dashboard"
         banner = BANNER.format(
             home=home, password=DEMO_PASSWORD, logins=_logins(), services=services, **urls
         )
@@ -105,8 +108,10 @@ def run(home: Path) -> int:
                     return 1
         return 0
     finally:
-        print("Stopping...", flush=True)
+        # Stop first: printing can fail (a closed pipe) and must not leave servers running.
         stack.stop()
+        with contextlib.suppress(OSError):
+            print("Stopped.", flush=True)
 
 
 def main() -> int:
