@@ -25,6 +25,7 @@ from jwcrypto.jwk import JWK
 from jwcrypto.jwt import JWT
 from starlette.concurrency import run_in_threadpool
 
+from tirek.devidp.admin_api import AdminApi, Organizations
 from tirek.devidp.clients import PUBLIC_CLIENT, SERVICE_CLIENTS, load_client_secrets
 from tirek.devidp.files import ensure_data_dir
 from tirek.devidp.keys import (
@@ -95,6 +96,14 @@ def create_app(
     )
     app.state.user_store = issuer_app.users
     app.include_router(issuer_app.router())
+    # Keycloak's admin API for the users above (what admin's identity adapter calls).
+    admin_api = AdminApi(
+        key=issuer_app.key,
+        users=issuer_app.users,
+        organizations=Organizations(data_dir),
+        issuer=issuer_app.issuer,
+    )
+    app.include_router(admin_api.router(REALM))
 
     @app.get("/health/live", include_in_schema=False)
     async def live() -> dict[str, str]:

@@ -116,11 +116,15 @@ class UserStore:
         first_name: str | None = None,
         last_name: str | None = None,
         enabled: bool | None = None,
+        tenant_id: uuid.UUID | None = None,
+        tenant_alias: str | None = None,
     ) -> DevUser:
         """Change the given fields of a user (None leaves a field as it is)."""
         changes: dict[str, Any] = {
             name: value
             for name, value in {
+                "tenant_id": tenant_id,
+                "tenant_alias": tenant_alias,
                 "roles": roles,
                 "locale": locale,
                 "email": email,

@@ -81,3 +81,22 @@ class AgreementRevoked(Contract):
     source = SOURCE
 
     agreement_id: uuid.UUID
+
+
+@register
+class TenantUpdated(Contract):
+    """A tenant's directory details changed; carries the full new state (code and kind never
+    change), so a consumer replaces its copy."""
+
+    event_type = "tenant.updated"
+    version = 1
+    source = SOURCE
+
+    tenant_id: uuid.UUID
+    country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")
+    region: str
+    names: dict[str, str] = Field(description="display name per language code")
+    languages: list[str] = Field(default_factory=list)
+    services_offered: list[str] = Field(default_factory=list)
+    service_areas: list[str] = Field(default_factory=list)
+    contact_hours: str | None = None

@@ -1,0 +1,1 @@
+"""Tirek admin: tenants, sharing agreements between tenants, dead letters, users."""

@@ -1,0 +1,1 @@
+"""Sharing agreements: which NGO may refer to which, for which services, when."""

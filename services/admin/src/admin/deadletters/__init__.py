@@ -1,0 +1,1 @@
+"""Dead letters: list, inspect, replay or discard what consumers gave up on (audited)."""

@@ -1,0 +1,1 @@
+"""Users of a tenant, provisioned in the identity provider."""

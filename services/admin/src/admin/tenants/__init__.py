@@ -1,0 +1,1 @@
+"""Tenants: the consortium's NGOs, onboarded, updated, suspended and reactivated."""
