@@ -17,12 +17,20 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, text
+from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tirek.messaging.tables import inbox
 
 __all__ = ["first_delivery", "inbox"]
+
+# A text() statement: SQLAlchemy never caches the compilation of PostgreSQL's ON CONFLICT,
+# and compiling it on every delivery cost more than the database round trip.
+_CLAIM = text(
+    "INSERT INTO inbox (consumer, event_id) VALUES (:consumer, :event_id) "
+    "ON CONFLICT (consumer, event_id) DO NOTHING RETURNING event_id"
+).bindparams(bindparam("event_id", type_=UUID(as_uuid=True)))
 
 
 async def first_delivery(session: AsyncSession, *, consumer: str, event_id: uuid.UUID) -> bool:
@@ -30,10 +38,5 @@ async def first_delivery(session: AsyncSession, *, consumer: str, event_id: uuid
 
     Runs in the caller's transaction; the caller commits it with the effect.
     """
-    statement = (
-        insert(inbox)
-        .values(consumer=consumer, event_id=event_id)
-        .on_conflict_do_nothing(index_elements=[inbox.c.consumer, inbox.c.event_id])
-        .returning(inbox.c.event_id)
-    )
-    return (await session.execute(statement)).scalar_one_or_none() is not None
+    result = await session.execute(_CLAIM, {"consumer": consumer, "event_id": event_id})
+    return result.scalar_one_or_none() is not None
