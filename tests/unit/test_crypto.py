@@ -47,3 +47,13 @@ def test_the_local_key_file_is_created_once_and_private(tmp_path) -> None:
     first = FileKeyProvider(path).master_key()
     assert FileKeyProvider(path).master_key() == first
     assert path.stat().st_mode & 0o077 == 0
+
+
+def test_a_blind_index_is_stable_per_tenant_and_field_and_reveals_nothing() -> None:
+    from tirek.crypto import blind_index
+
+    one = blind_index(KEY, tenant=OSH, field="name", value="sabirav tahir")
+    assert one == blind_index(KEY, tenant=OSH, field="name", value="sabirav tahir")
+    assert one != blind_index(KEY, tenant=NUK, field="name", value="sabirav tahir")
+    assert one != blind_index(KEY, tenant=OSH, field="document", value="sabirav tahir")
+    assert "sabirav" not in one and len(one) == 32

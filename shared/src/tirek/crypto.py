@@ -14,6 +14,8 @@ wrapped data keys and rotation come with encryption at rest (issue 7), behind th
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import binascii
 import os
 import secrets
@@ -110,3 +112,21 @@ def open_sealed(
         return _tenant_key(provider, tenant, purpose).decrypt(raw[:12], raw[12:], context)
     except (InvalidTag, binascii.Error, ValueError) as error:
         raise SealError("the sealed value does not open for this tenant and context") from error
+
+
+def blind_index(provider: KeyProvider, *, tenant: uuid.UUID, field: str, value: str) -> str:
+    """A keyed, truncated HMAC of ``value`` for exact search on a field stored encrypted.
+
+    One key per tenant and field (HKDF from the master key), so equal values in two NGOs, or in
+    two fields, give unrelated indexes; 128 bits keep accidental collisions out of reach while
+    revealing nothing of the value. ``value`` must already be normalised (a name key, a
+    document number in capitals without separators).
+    """
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"tirek-blind-index",
+        info=f"tirek/blind/{field}/".encode() + tenant.bytes,
+    )
+    mac = hmac.new(hkdf.derive(provider.master_key()), value.encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]

@@ -9,6 +9,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tirek.auth import Principal, Role, require_roles
+from tirek.crypto import KeyProvider
 from tirek.db import UnitOfWork
 
 
@@ -21,6 +22,14 @@ def get_today(request: Request) -> date:
     """Today, from the app's clock (tests inject one)."""
     return request.app.state.clock().date()  # type: ignore[no-any-return]
 
+
+def get_keys(request: Request) -> KeyProvider:
+    keys: KeyProvider = request.app.state.keys
+    return keys
+
+
+#: The key provider for sealing and blind indexes.
+Keys = Annotated[KeyProvider, Depends(get_keys)]
 
 #: Who may read and write an NGO's cases: its caseworkers and case managers, nobody else.
 CaseWorker = Annotated[Principal, Depends(require_roles(Role.CASEWORKER, Role.CASE_MANAGER))]

@@ -109,6 +109,7 @@ def create_app(
     app.state.broker = broker
     app.state.naming = naming
     app.state.clock = clock
+    app.state.keys = keys
     app.add_exception_handler(DBAPIError, _unstorable_text)
     for router in (
         case_views.router,

@@ -71,6 +71,17 @@ class CaseClose(BaseModel):
     closed_on: PastDate | None = None
 
 
+class DuplicateHint(BaseModel):
+    """Another case of the NGO whose person may be the same (same name key or document)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    number: str
+    opened_on: date
+    status: CaseStatus
+
+
 class CaseOut(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
@@ -92,6 +103,9 @@ class CaseOut(BaseModel):
     created_at: datetime
     updated_at: datetime
     revision: int
+    #: On registration: cases that may be about the same person. A suggestion only — the
+    #: caseworker decides; nothing is merged.
+    possible_duplicates: list[DuplicateHint] = Field(default_factory=list)
 
 
 class CaseSummary(BaseModel):

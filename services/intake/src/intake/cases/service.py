@@ -16,8 +16,10 @@ from intake.cases import rules
 from intake.cases.models import Case
 from intake.cases.schemas import CaseClose, CaseIn, CasePatch
 from intake.persons.models import Person
+from intake.persons.search import NAME_FIELDS, name_indexes, normalise_document, person_indexes
 from intake.tenants.models import Tenant
 from tirek.auth import Principal, Role
+from tirek.crypto import KeyProvider, blind_index
 from tirek.events import Envelope
 from tirek.events.intake import (
     CaseCategory,
@@ -67,6 +69,7 @@ async def register(
     principal: Principal,
     data: CaseIn,
     today: date,
+    keys: KeyProvider,
     origin_referral_id: uuid.UUID | None = None,
 ) -> Case:
     """Register a person and open their case; publishes ``case.registered``."""
@@ -79,6 +82,9 @@ async def register(
         tenant_id=principal.tenant_id,
         **data.person.model_dump(mode="json", exclude={"birth_date"}),
         birth_date=data.person.birth_date,
+    )
+    person.name_indexes, person.document_indexes = person_indexes(
+        keys, principal.tenant_id, data.person.model_dump(mode="json")
     )
     case = Case(
         id=uuid.uuid4(),
@@ -156,7 +162,12 @@ def _updated_event(case: Case, changed: list[str]) -> CaseUpdated:
 
 
 async def update(
-    *, session: AsyncSession, principal: Principal, case_id: uuid.UUID, patch: CasePatch
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    patch: CasePatch,
+    keys: KeyProvider,
 ) -> Case:
     """Change a case and its person; publishes ``case.updated`` naming the changed fields."""
     case = await get(session=session, case_id=case_id, for_update=True)
@@ -185,6 +196,13 @@ async def update(
             if getattr(case.person, name) != value:
                 setattr(case.person, name, value)
                 changed.append(f"person.{name}")
+        if any(name in person_fields for name in (*NAME_FIELDS, "documents")):
+            person = case.person
+            person.name_indexes, person.document_indexes = person_indexes(
+                keys,
+                case.tenant_id,
+                {f: getattr(person, f) for f in (*NAME_FIELDS, "documents")},
+            )
     if not changed:
         return case
     case.revision += 1
@@ -235,6 +253,10 @@ class CaseFilter:
     assigned_to: str | None = None
     opened_from: date | None = None
     opened_to: date | None = None
+    #: A full name in any script or spelling, matched by its cross-alphabet key.
+    name: str | None = None
+    #: A document number, matched exactly (case and separators ignored).
+    document: str | None = None
 
 
 def encode_cursor(case: Case) -> str:
@@ -254,10 +276,28 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
 
 
 async def list_cases(
-    *, session: AsyncSession, filters: CaseFilter, cursor: str | None, limit: int
+    *,
+    session: AsyncSession,
+    filters: CaseFilter,
+    cursor: str | None,
+    limit: int,
+    keys: KeyProvider,
+    tenant: uuid.UUID,
 ) -> tuple[list[Case], str | None]:
     """One page of the tenant's cases, newest first, and the cursor of the next page."""
     statement: Select[tuple[Case]] = select(Case)
+    if filters.name:
+        wanted = name_indexes(keys, tenant, [filters.name])
+        statement = statement.where(
+            Case.person_id.in_(select(Person.id).where(Person.name_indexes.overlap(wanted)))
+        )
+    if filters.document:
+        index = blind_index(
+            keys, tenant=tenant, field="document", value=normalise_document(filters.document)
+        )
+        statement = statement.where(
+            Case.person_id.in_(select(Person.id).where(Person.document_indexes.contains([index])))
+        )
     if filters.status:
         statement = statement.where(Case.status == filters.status.value)
     if filters.category:
@@ -285,3 +325,22 @@ async def list_cases(
 
 async def count_cases(*, session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Case)) or 0)
+
+
+async def possible_duplicates(*, session: AsyncSession, case: Case, limit: int = 10) -> list[Case]:
+    """Other cases of the NGO whose person's name or document matches this one's.
+
+    A suggestion for the caseworker, never a merge: the same name key or document number.
+    """
+    person = case.person
+    if not person.name_indexes and not person.document_indexes:
+        return []
+    matches = select(Person.id).where(
+        Person.id != person.id,
+        Person.name_indexes.overlap(person.name_indexes)
+        | Person.document_indexes.overlap(person.document_indexes),
+    )
+    rows = await session.scalars(
+        select(Case).where(Case.person_id.in_(matches)).order_by(Case.opened_on.desc()).limit(limit)
+    )
+    return list(rows.unique())

@@ -10,8 +10,8 @@ import uuid
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ARRAY, Date, ForeignKey, SmallInteger, String, Text
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import Date, ForeignKey, SmallInteger, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake.models import Base, TenantOwned
@@ -35,6 +35,9 @@ class Person(TenantOwned, Base):
     current_location: Mapped[str | None] = mapped_column(Text)
     #: [{"type": "passport", "number": "...", "issuing_country": "KG", "status": "confiscated"}]
     documents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    #: Blind indexes (intake.persons.search): exact search without the values in the index.
+    name_indexes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    document_indexes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
 
 
 class FamilyLink(TenantOwned, Base):

@@ -89,7 +89,11 @@ class ReferralSaga:
                 return
             # Raises ReceiverNotOnboarded: the message is retried, then dead-lettered.
             case = await service.open_linked_case(
-                session=session, accepted=accepted, package=package, today=self._clock().date()
+                session=session,
+                accepted=accepted,
+                package=package,
+                today=self._clock().date(),
+                keys=self._keys,
             )
         if case is not None:
             _log.info(

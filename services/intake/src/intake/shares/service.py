@@ -310,6 +310,7 @@ async def open_linked_case(
     accepted: ReferralAccepted,
     package: dict[str, Any],
     today: date,
+    keys: KeyProvider,
 ) -> Case | None:
     """Register the linked case in the receiver's tenant (the session's tenant); publishes
     ``case.registered`` with ``origin_referral_id``. None if the case already exists."""
@@ -331,6 +332,7 @@ async def open_linked_case(
             principal=principal,
             data=data,
             today=today,
+            keys=keys,
             origin_referral_id=accepted.referral_id,
         )
     except cases.TenantNotOnboarded as error:
