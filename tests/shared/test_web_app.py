@@ -27,7 +27,11 @@ async def test_lifespan_runs_and_checks_it_adds_count_for_readiness() -> None:
         events.append("stopped")
 
     settings = ServiceSettings(service_name="lifespan-test")
-    app = create_service_app(settings, title="t", version="0", lifespan=lifespan)
+    # Only the service's own checks here; the kernel's suspension watch has its own tests
+    # (test_suspension.py) and would need the ADMIN stream on a NATS server.
+    app = create_service_app(
+        settings, title="t", version="0", lifespan=lifespan, watch_tenant_suspensions=False
+    )
     assert app.state.settings is settings
 
     async with app.router.lifespan_context(app):

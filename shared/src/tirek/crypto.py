@@ -14,9 +14,9 @@ wrapped data keys and rotation come with encryption at rest (issue 7), behind th
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
-import binascii
 import os
 import secrets
 import uuid

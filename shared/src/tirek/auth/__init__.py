@@ -2,17 +2,21 @@
 
 - :class:`TokenVerifier` checks a token against the issuer's JWKS and returns a
   :class:`Principal` (user, tenant, roles, language) or raises :class:`InvalidToken`.
+- :class:`TenantSuspensions`: the suspended tenants, replayed from ``tenant.*`` events; their
+  tokens are refused with 403 (``app.state.tenant_suspensions``).
 - FastAPI: :data:`CurrentPrincipal`, :func:`require_roles`, :func:`get_principal`, with the
   verifier at ``app.state.token_verifier`` (see :func:`verifier_from_settings`).
 """
 
 from tirek.auth.dependencies import (
+    SUSPENDED_DETAIL,
     CurrentPrincipal,
     get_principal,
     require_roles,
     verifier_from_settings,
 )
 from tirek.auth.principal import Principal, Role
+from tirek.auth.suspension import TenantSuspensions
 from tirek.auth.tokens import (
     LEEWAY_SECONDS,
     SUPPORTED_ALGORITHMS,
@@ -24,10 +28,12 @@ from tirek.auth.tokens import (
 __all__ = [
     "LEEWAY_SECONDS",
     "SUPPORTED_ALGORITHMS",
+    "SUSPENDED_DETAIL",
     "CurrentPrincipal",
     "InvalidToken",
     "Principal",
     "Role",
+    "TenantSuspensions",
     "TokenVerifier",
     "get_principal",
     "principal_from_claims",

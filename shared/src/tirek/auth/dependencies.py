@@ -15,10 +15,14 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request, status
 
 from tirek.auth.principal import Principal, Role
+from tirek.auth.suspension import TenantSuspensions
 from tirek.auth.tokens import InvalidToken, TokenVerifier
 from tirek.settings import ServiceSettings
 
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+#: The problem detail a suspended tenant's users receive (403).
+SUSPENDED_DETAIL = "Your organisation is suspended."
 
 
 def verifier_from_settings(settings: ServiceSettings) -> TokenVerifier:
@@ -32,7 +36,8 @@ def verifier_from_settings(settings: ServiceSettings) -> TokenVerifier:
 
 
 async def get_principal(request: Request) -> Principal:
-    """The verified caller of this request; 401 when the bearer token is missing or invalid."""
+    """The verified caller of this request; 401 when the bearer token is missing or invalid,
+    403 when the caller's tenant is suspended (``app.state.tenant_suspensions``, when set)."""
     verifier = getattr(request.app.state, "token_verifier", None)
     if not isinstance(verifier, TokenVerifier):
         # A wiring mistake, not the caller's: fail loudly rather than let anyone in.
@@ -44,11 +49,16 @@ async def get_principal(request: Request) -> Principal:
             status.HTTP_401_UNAUTHORIZED, detail="bearer token required", headers=_CHALLENGE
         )
     try:
-        return await verifier.verify(token)
+        principal = await verifier.verify(token)
     except InvalidToken as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail=exc.reason, headers=_CHALLENGE
         ) from None
+    # A suspended NGO's tokens stay valid at the issuer until they expire: refuse them here.
+    suspensions = getattr(request.app.state, "tenant_suspensions", None)
+    if isinstance(suspensions, TenantSuspensions) and suspensions.is_suspended(principal.tenant_id):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=SUSPENDED_DETAIL)
+    return principal
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]

@@ -24,7 +24,8 @@ from opentelemetry.trace import Span
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
-from tirek.auth import TokenVerifier, verifier_from_settings
+from tirek.auth import TenantSuspensions, TokenVerifier, verifier_from_settings
+from tirek.messaging.naming import Naming
 from tirek.settings import ServiceSettings
 from tirek.web.health import DEFAULT_CHECK_TIMEOUT, ReadinessCheck, run_checks
 from tirek.web.middleware import (
@@ -61,6 +62,7 @@ def create_service_app(
     tracer_provider: TracerProvider | None = None,
     max_body_size: int = DEFAULT_MAX_BODY_SIZE,
     readiness_timeout: float = DEFAULT_CHECK_TIMEOUT,
+    watch_tenant_suspensions: bool = True,
 ) -> FastAPI:
     """A FastAPI application with everything a Tirek service answers besides its own routes.
 
@@ -75,13 +77,22 @@ def create_service_app(
     - OpenTelemetry server spans from ``tracer_provider`` (the global one when ``None``),
       probes and scrapes excluded; a JSON request log line per request;
     - ``app.state.settings``; ``app.state.token_verifier`` for ``tirek.auth``'s dependencies
-      (from the settings' issuer, closed on shutdown). OpenAPI stays at ``/docs``.
+      (from the settings' issuer, closed on shutdown). OpenAPI stays at ``/docs``;
+    - unless ``watch_tenant_suspensions`` is false, ``app.state.tenant_suspensions``: the
+      suspended tenants (:class:`tirek.auth.TenantSuspensions`, from ``settings.nats_url``
+      and ``settings.namespace``), watched while the lifespan runs, with a readiness check
+      ``tenant-suspensions`` that fails until the replay caught up. Their tokens get 403.
     """
     token_verifier = verifier_from_settings(settings)
+    suspensions = (
+        TenantSuspensions(nats_url=settings.nats_url, naming=Naming(settings.namespace))
+        if watch_tenant_suspensions
+        else None
+    )
     app = FastAPI(
         title=title,
         version=version,
-        lifespan=_closing(token_verifier, lifespan),
+        lifespan=_closing(token_verifier, suspensions, lifespan),
         responses={"4XX": PROBLEM_OPENAPI_RESPONSE, "5XX": PROBLEM_OPENAPI_RESPONSE},
         # FastAPI's own telemetry would trace each request a second time and record query
         # strings; the OpenTelemetry instrumentation below is the one we configure.
@@ -93,6 +104,7 @@ def create_service_app(
     app.state.readiness_checks = dict(readiness_checks or {})
     # Tests may replace it with a verifier of their own issuer.
     app.state.token_verifier = token_verifier
+    app.state.tenant_suspensions = suspensions
 
     install_problem_handlers(app)
     # Added last = outermost: the observer sees (and counts) the 413s of the body limit.
@@ -113,19 +125,27 @@ def create_service_app(
 
 def _closing(
     token_verifier: TokenVerifier,
+    suspensions: TenantSuspensions | None,
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None,
 ) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
-    """The service's lifespan, then closing the verifier's HTTP client on shutdown."""
+    """Start the suspension watch, run the service's lifespan, then stop the watch and close
+    the verifier's HTTP client on shutdown."""
 
     @asynccontextmanager
     async def run(app: FastAPI) -> AsyncIterator[None]:
         try:
+            if suspensions is not None:
+                # Registered here, not at construction: an app never started has no watch.
+                app.state.readiness_checks["tenant-suspensions"] = suspensions.readiness_check
+                await suspensions.start()
             if lifespan is None:
                 yield
             else:
                 async with lifespan(app):
                     yield
         finally:
+            if suspensions is not None:
+                await suspensions.stop()
             await token_verifier.aclose()
 
     return run

@@ -1,0 +1,169 @@
+"""Which tenants are suspended, as every service instance must know to refuse their tokens.
+
+A suspended NGO keeps its data but its users may no longer act (the admin service publishes
+``tenant.suspended`` and ``tenant.reactivated`` on the ADMIN stream). Tokens stay valid at the
+issuer until they expire, so each service refuses them itself: :class:`TenantSuspensions`
+holds the set of suspended tenant ids of this process, kept current by an *ephemeral ordered*
+JetStream consumer on ``tirek.admin.tenant.>`` that replays the stream from its start.
+
+Why ordered and ephemeral rather than a durable consumer: every instance of every service
+needs every event (a durable shared by instances would hand each event to one of them only),
+and replaying from the start rebuilds the set at boot with no table of its own. Ordered
+delivery makes "suspended, then reactivated" end in the right state.
+
+The watch counts as caught up (:attr:`TenantSuspensions.ready`) once it has applied every
+tenant event that was in the stream when it subscribed; until then its readiness check fails
+and requests are *not* refused for suspension (the service is not meant to receive traffic
+before it is ready). :func:`tirek.web.create_service_app` starts one per application and
+:func:`tirek.auth.get_principal` consults it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from typing import Final
+
+import nats
+from nats.aio.client import Client as NatsClient
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
+from nats.js.client import JetStreamContext
+
+from tirek.messaging.naming import Naming
+
+__all__ = ["TENANT_SUBJECTS", "TenantSuspensions"]
+
+logger = logging.getLogger(__name__)
+
+#: The (un-namespaced) subjects the watch reads; only tenant events, not agreements.
+TENANT_SUBJECTS: Final = "tirek.admin.tenant.>"
+_STREAM: Final = "ADMIN"
+_SUSPENDED: Final = "tenant.suspended"
+_REACTIVATED: Final = "tenant.reactivated"
+
+
+class TenantSuspensions:
+    """The suspended tenants of the consortium, as seen by this process.
+
+    ``start()`` connects to NATS (its own connection) and subscribes in the background,
+    retrying until the ADMIN stream exists and the server answers; ``stop()`` ends it.
+    :meth:`is_suspended` answers from memory. :meth:`readiness_check` fails until the replay
+    has caught up with the stream as it was at subscription time.
+    """
+
+    def __init__(self, *, nats_url: str, naming: Naming, retry_seconds: float = 1.0) -> None:
+        self._nats_url = nats_url
+        self._naming = naming
+        self._retry_seconds = retry_seconds
+        self._suspended: set[uuid.UUID] = set()
+        self._caught_up = asyncio.Event()
+        self._nc: NatsClient | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def ready(self) -> bool:
+        """True once every tenant event present at subscription time has been applied."""
+        return self._caught_up.is_set()
+
+    @property
+    def suspended(self) -> frozenset[uuid.UUID]:
+        """A snapshot of the suspended tenant ids."""
+        return frozenset(self._suspended)
+
+    def is_suspended(self, tenant_id: uuid.UUID) -> bool:
+        """True when the tenant's latest event seen here is a suspension."""
+        return tenant_id in self._suspended
+
+    async def wait_ready(self) -> None:
+        """Wait until caught up (bound it with :func:`asyncio.timeout`)."""
+        await self._caught_up.wait()
+
+    async def readiness_check(self) -> None:
+        """Readiness: raises until the replay of tenant events has caught up."""
+        if not self.ready:
+            raise RuntimeError("tenant suspensions not yet replayed")
+
+    async def start(self) -> None:
+        """Begin watching in the background (returns at once; see :attr:`ready`)."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="tenant-suspensions")
+
+    async def stop(self) -> None:
+        """Stop watching and close the connection."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        nc, self._nc = self._nc, None
+        if nc is not None and not nc.is_closed:
+            await nc.close()
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self._subscribe()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                # The stream may not be declared yet, or NATS not up: keep trying, stay unready.
+                logger.warning(
+                    "tenant suspension watch not subscribed yet, retrying",
+                    extra={"error_type": type(exc).__qualname__},
+                )
+                nc, self._nc = self._nc, None
+                if nc is not None and not nc.is_closed:
+                    with contextlib.suppress(Exception):
+                        await nc.close()
+                await asyncio.sleep(self._retry_seconds)
+
+    async def _subscribe(self) -> None:
+        self._nc = await nats.connect(
+            self._nats_url,
+            name="tenant-suspensions",
+            max_reconnect_attempts=-1,
+            allow_reconnect=True,
+        )
+        js: JetStreamContext = self._nc.jetstream()
+        subscription = await js.subscribe(
+            self._naming.subject(TENANT_SUBJECTS),
+            stream=self._naming.stream(_STREAM),
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+            cb=self._on_message,
+        )
+        info = await subscription.consumer_info()
+        if info.num_pending == 0 and (info.delivered is None or not info.delivered.stream_seq):
+            # Nothing to replay: caught up from the start.
+            self._caught_up.set()
+        # Otherwise _on_message sets it on the message that leaves nothing pending.
+
+    async def _on_message(self, msg: Msg) -> None:
+        self._apply(msg.data)
+        try:
+            pending = msg.metadata.num_pending
+        except Exception:  # a message without JetStream metadata: cannot tell, keep waiting
+            return
+        if pending == 0:
+            self._caught_up.set()
+
+    def _apply(self, data: bytes) -> None:
+        try:
+            envelope = json.loads(data)
+            event_type = envelope["type"]
+            tenant_id = uuid.UUID(str(envelope["data"]["tenant_id"]))
+        except (ValueError, KeyError, TypeError):
+            # Not personal data, but not ours to echo either: the type of the fault only.
+            logger.warning("unreadable tenant event skipped by the suspension watch")
+            return
+        if event_type == _SUSPENDED:
+            self._suspended.add(tenant_id)
+            logger.info("tenant suspended", extra={"tenant": str(tenant_id)})
+        elif event_type == _REACTIVATED:
+            self._suspended.discard(tenant_id)
+            logger.info("tenant reactivated", extra={"tenant": str(tenant_id)})
