@@ -30,6 +30,17 @@ async def test_dispatcher_loop_delivers_and_notification_sent_reaches_nats(
             )
 
         await notif.wait_for("the dispatcher loop filled the inbox", in_inbox)
+
+        async def marked_sent() -> bool:
+            # The inbox row is written by the send; the delivery is marked (and its
+            # notification.sent written to the outbox) just after: stop only once it is.
+            rows = await notif.rows(
+                "SELECT status FROM deliveries WHERE event_id = :e AND channel = 'inbox'",
+                e=event.id,
+            )
+            return [r[0] for r in rows] == ["sent"]
+
+        await notif.wait_for("the dispatcher marked the delivery sent", marked_sent)
     finally:
         await notif.dispatcher.stop()
     [(delivery_id,)] = await notif.rows(

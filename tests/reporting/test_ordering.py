@@ -48,6 +48,25 @@ T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
 ACTIVE = "generation = (SELECT active FROM projection_generations WHERE id = 1)"
 
 
+async def _applied(reporting: Reporting, *envelopes: Envelope) -> None:
+    """Wait until every one of ``envelopes`` has been applied (its inbox row committed).
+
+    Waiting on a projected column alone is not enough: the consumer handles a batch
+    concurrently, so the older event may land first and the row look finished before the
+    newer one arrives.
+    """
+    ids = [e.id for e in envelopes]
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        done = await reporting.scalar(
+            "SELECT count(DISTINCT event_id) FROM inbox WHERE event_id = ANY(:ids)", ids=ids
+        )
+        if done == len(ids):
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"reporting never applied all of {[e.type for e in envelopes]}")
+
+
 async def _row(reporting: Reporting, sql: str, ready: str, **params: Any) -> Any:
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
@@ -98,15 +117,13 @@ async def test_an_older_event_never_overwrites_newer_state(
     )
     # Assistance first (another stream's consumer), then the newer update, then the
     # registration that is older than the update.
-    await publish(
-        nats_url,
-        reporting.naming,
-        [
-            Envelope.wrap(assistance, tenant=NUK.id, subject=case_id, time=T0 + timedelta(days=1)),
-            Envelope.wrap(updated, tenant=NUK.id, subject=case_id, time=T0 + timedelta(days=5)),
-            Envelope.wrap(registered, tenant=NUK.id, subject=case_id, time=T0),
-        ],
-    )
+    envelopes = [
+        Envelope.wrap(assistance, tenant=NUK.id, subject=case_id, time=T0 + timedelta(days=1)),
+        Envelope.wrap(updated, tenant=NUK.id, subject=case_id, time=T0 + timedelta(days=5)),
+        Envelope.wrap(registered, tenant=NUK.id, subject=case_id, time=T0),
+    ]
+    await publish(nats_url, reporting.naming, envelopes)
+    await _applied(reporting, *envelopes)
     row = await _row(
         reporting,
         f"SELECT * FROM case_facts WHERE case_id = :id AND {ACTIVE}",
@@ -143,14 +160,12 @@ async def test_a_referral_keeps_its_latest_state_and_every_transition_time(
     accepted = ReferralAccepted(
         **facts, state=ReferralState.ACCEPTED, at=accepted_at, responsible_user="u"
     )
-    await publish(
-        nats_url,
-        reporting.naming,
-        [
-            Envelope.wrap(accepted, tenant=OSH.id, subject=referral_id, time=accepted_at),
-            Envelope.wrap(sent, tenant=NUK.id, subject=referral_id, time=sent_at),
-        ],
-    )
+    envelopes = [
+        Envelope.wrap(accepted, tenant=OSH.id, subject=referral_id, time=accepted_at),
+        Envelope.wrap(sent, tenant=NUK.id, subject=referral_id, time=sent_at),
+    ]
+    await publish(nats_url, reporting.naming, envelopes)
+    await _applied(reporting, *envelopes)
     row = await _row(
         reporting,
         f"SELECT * FROM referral_facts WHERE referral_id = :id AND {ACTIVE}",
