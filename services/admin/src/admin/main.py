@@ -20,9 +20,8 @@ from admin.tenants import views as tenant_views
 from tirek.db import create_engine, session_factory
 from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
-from tirek.messaging.outbox import OutboxRelay
 from tirek.web import create_service_app
-from tirek.web.health import database_check, nats_check
+from tirek.web.runtime import connected
 
 Clock = Callable[[], datetime]
 
@@ -72,22 +71,17 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await broker.start()
-        relay = OutboxRelay(
-            engine=engine, nats=broker.connection, naming=naming, tracer_provider=tracer_provider
-        )
-        app.state.relay = relay
-        if run_relay:
-            await relay.start()
-        app.state.readiness_checks["database"] = database_check(engine)
-        app.state.readiness_checks["broker"] = nats_check(broker.connection)
         try:
-            yield
+            async with connected(
+                app,
+                engine=engine,
+                broker=broker,
+                naming=naming,
+                tracer_provider=tracer_provider,
+                run_relay=run_relay,
+            ):
+                yield
         finally:
-            if run_relay:
-                await relay.stop()
-            await broker.stop()
-            await engine.dispose()
             if identity is not None:
                 await identity.close()
 

@@ -6,11 +6,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy.exc import DBAPIError
-from starlette.responses import Response
 
 from intake import assistance, cases, consents, contacts, persons
 from intake.assistance import views as assistance_views
@@ -24,10 +22,8 @@ from tirek.crypto import key_provider
 from tirek.db import create_engine, session_factory
 from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
-from tirek.messaging.outbox import OutboxRelay
 from tirek.web import create_service_app
-from tirek.web.health import database_check, nats_check
-from tirek.web.problems import Unprocessable
+from tirek.web.runtime import connected
 
 Clock = Callable[[], datetime]
 
@@ -36,23 +32,6 @@ __all__ = ["assistance", "cases", "consents", "contacts", "create_app", "persons
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-#: SQLSTATEs of text PostgreSQL cannot store (a NUL character, in text or in JSON).
-_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
-
-
-async def _unstorable_text(request: Request, exc: Exception) -> Response:
-    """Input text with a NUL character fails only in the database: answer 422, not 500.
-
-    The unit of work has rolled back by then, so nothing was written. Any other database
-    error is re-raised to the 500 handler.
-    """
-    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
-        return Unprocessable(
-            "Text may not contain NUL (\\u0000) characters.", title="Text cannot be stored"
-        ).to_response()
-    raise exc
 
 
 def create_app(
@@ -77,25 +56,15 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await broker.start()
-        relay = OutboxRelay(
+        async with connected(
+            app,
             engine=engine,
-            nats=broker.connection,
+            broker=broker,
             naming=naming,
             tracer_provider=tracer_provider,
-        )
-        app.state.relay = relay
-        if run_relay:
-            await relay.start()
-        app.state.readiness_checks["database"] = database_check(engine)
-        app.state.readiness_checks["broker"] = nats_check(broker.connection)
-        try:
+            run_relay=run_relay,
+        ):
             yield
-        finally:
-            if run_relay:
-                await relay.stop()
-            await broker.stop()
-            await engine.dispose()
 
     app = create_service_app(
         settings,
@@ -110,7 +79,6 @@ def create_app(
     app.state.naming = naming
     app.state.clock = clock
     app.state.keys = keys
-    app.add_exception_handler(DBAPIError, _unstorable_text)
     for router in (
         case_views.router,
         assistance_views.router,

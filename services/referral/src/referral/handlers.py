@@ -1,8 +1,8 @@
 """Referral's event handlers: turn an event into a call of a domain's service, idempotently.
 
-Each handler records the event in the inbox in the same transaction as its effect. Events
-from intake name a referral or a consent, not the tenant to act as: the handler looks the
-referral's parties up (``referral_parties``, ids only) and scopes the transaction to the
+Each handler records the event in the inbox in the same transaction as its effect. The
+events intake publishes name a referral or a consent, not the tenant to act as: the handler
+looks the referral's parties up (``referral_parties``, ids only) and scopes the transaction to the
 sending NGO, which always sees its referrals.
 """
 

@@ -9,11 +9,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
-from sqlalchemy.exc import DBAPIError
-from starlette.responses import Response
 
 from referral.deadlines.service import scan_deadlines
 from referral.directory import views as directory_views
@@ -27,10 +25,8 @@ from tirek.crypto import key_provider
 from tirek.db import create_engine, session_factory
 from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
-from tirek.messaging.outbox import OutboxRelay
 from tirek.web import create_service_app
-from tirek.web.health import database_check, nats_check
-from tirek.web.problems import Unprocessable
+from tirek.web.runtime import connected
 
 Clock = Callable[[], datetime]
 
@@ -39,19 +35,6 @@ _log = logging.getLogger("referral")
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-#: SQLSTATEs of text PostgreSQL cannot store (a NUL character, in text or in JSON).
-_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
-
-
-async def _unstorable_text(request: Request, exc: Exception) -> Response:
-    """Input text with a NUL character fails only in the database: answer 422, not 500."""
-    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
-        return Unprocessable(
-            "Text may not contain NUL (\\u0000) characters.", title="Text cannot be stored"
-        ).to_response()
-    raise exc
 
 
 def create_app(
@@ -90,30 +73,22 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await broker.start()
-        relay = OutboxRelay(
+        async with connected(
+            app,
             engine=engine,
-            nats=broker.connection,
+            broker=broker,
             naming=naming,
             tracer_provider=tracer_provider,
-        )
-        app.state.relay = relay
-        if run_relay:
-            await relay.start()
-        task = asyncio.create_task(scanner(), name="deadline-scanner") if run_scanner else None
-        app.state.readiness_checks["database"] = database_check(engine)
-        app.state.readiness_checks["broker"] = nats_check(broker.connection)
-        try:
-            yield
-        finally:
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
-            if run_relay:
-                await relay.stop()
-            await broker.stop()
-            await engine.dispose()
+            run_relay=run_relay,
+        ):
+            task = asyncio.create_task(scanner(), name="deadline-scanner") if run_scanner else None
+            try:
+                yield
+            finally:
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app = create_service_app(
         settings,
@@ -132,7 +107,6 @@ def create_app(
         master_key=settings.master_key, master_key_file=settings.master_key_file
     )
     app.state.scan_deadlines = scan
-    app.add_exception_handler(DBAPIError, _unstorable_text)
     for router in (
         referral_views.router,
         message_views.router,

@@ -20,7 +20,7 @@ from tirek.db import create_engine, session_factory
 from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
 from tirek.web import create_service_app
-from tirek.web.health import database_check, nats_check
+from tirek.web.runtime import connected
 
 Clock = Callable[[], datetime]
 
@@ -53,14 +53,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        await broker.start()
-        app.state.readiness_checks["database"] = database_check(engine)
-        app.state.readiness_checks["broker"] = nats_check(broker.connection)
-        try:
+        # Reporting publishes nothing yet: no relay runs.
+        async with connected(app, engine=engine, broker=broker, naming=naming, run_relay=False):
             yield
-        finally:
-            await broker.stop()
-            await engine.dispose()
 
     app = create_service_app(
         settings,

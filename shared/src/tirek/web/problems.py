@@ -20,6 +20,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from opentelemetry import trace
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -296,6 +297,23 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
     )
 
 
+#: SQLSTATEs of text PostgreSQL cannot store (a NUL character, in text or in JSON).
+_UNSTORABLE_TEXT: Final = frozenset({"22021", "22P05"})
+
+
+async def _unstorable_text_handler(request: Request, exc: Exception) -> Response:
+    """Input text with a NUL character fails only in the database: answer 422, not 500.
+
+    The use case's unit of work has rolled back by then, so nothing was written. Any other
+    database error goes on to the 500 answer.
+    """
+    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
+        return Unprocessable(
+            "Text may not contain NUL (\\u0000) characters.", title="Text cannot be stored"
+        ).to_response()
+    raise exc
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     """Answer :class:`Problem`, ``HTTPException`` and validation errors as problem details.
 
@@ -306,3 +324,4 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
+    app.add_exception_handler(DBAPIError, _unstorable_text_handler)
