@@ -57,3 +57,18 @@ def test_a_blind_index_is_stable_per_tenant_and_field_and_reveals_nothing() -> N
     assert one != blind_index(KEY, tenant=NUK, field="name", value="sabirav tahir")
     assert one != blind_index(KEY, tenant=OSH, field="document", value="sabirav tahir")
     assert "sabirav" not in one and len(one) == 32
+
+
+def test_a_consortium_index_meets_across_tenants_but_not_tenant_indexes_or_other_keys() -> None:
+    from tirek.crypto import blind_index, consortium_index
+
+    value = "sabirav tahir|1998|TJ"
+    one = consortium_index(KEY, field="person", value=value)
+    assert one == consortium_index(KEY, field="person", value=value), "not stable"
+    assert one != consortium_index(KEY, field="other", value=value), "fields share a key"
+    assert one != consortium_index(KEY, field="person", value="sabirav tahir|1999|TJ")
+    # Unrelated to every tenant's own blind index of the same value, and to another master key.
+    assert one not in {blind_index(KEY, tenant=t, field="person", value=value) for t in (OSH, NUK)}
+    other_key = StaticKeyProvider(base64.b64encode(secrets.token_bytes(32)).decode())
+    assert one != consortium_index(other_key, field="person", value=value)
+    assert "sabirav" not in one and len(one) == 32

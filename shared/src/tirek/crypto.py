@@ -130,3 +130,24 @@ def blind_index(provider: KeyProvider, *, tenant: uuid.UUID, field: str, value: 
     )
     mac = hmac.new(hkdf.derive(provider.master_key()), value.encode(), hashlib.sha256)
     return mac.hexdigest()[:32]
+
+
+def consortium_index(provider: KeyProvider, *, field: str, value: str) -> str:
+    """A keyed, truncated HMAC of ``value`` that is equal in every tenant of the consortium.
+
+    Unlike :func:`blind_index` (one key per tenant, so two NGOs' indexes never meet), the key
+    here is one per ``field`` for the whole consortium (HKDF from the master key with its own
+    salt and info, so it is unrelated to every tenant key): equal values held by two NGOs give
+    equal indexes. For cross-NGO matching only (e.g. intake's "a partner NGO may already know
+    this person"); store it apart from the tenant's own data and reveal only which tenant
+    holds a match. ``value`` must already be normalised. Rotating the master key changes every
+    index: rebuild them afterwards.
+    """
+    hkdf = HKDF(
+        algorithm=hashes.SHA256(),
+        length=32,
+        salt=b"tirek-consortium-index",
+        info=f"tirek/consortium/{field}".encode(),
+    )
+    mac = hmac.new(hkdf.derive(provider.master_key()), value.encode(), hashlib.sha256)
+    return mac.hexdigest()[:32]
