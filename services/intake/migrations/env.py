@@ -9,11 +9,14 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 # Every domain's tables, so that autogenerate sees them all.
+from intake.access_log import models as _access_log  # noqa: F401
 from intake.assistance import models as _assistance  # noqa: F401
 from intake.cases import models as _cases  # noqa: F401
 from intake.consents import models as _consents  # noqa: F401
 from intake.contacts import models as _contacts  # noqa: F401
+from intake.duplicates import models as _duplicates  # noqa: F401
 from intake.models import Base
+from intake.partners import models as _partners  # noqa: F401
 from intake.persons import models as _persons  # noqa: F401
 from intake.shares import models as _shares  # noqa: F401
 from intake.tenants import models as _tenants  # noqa: F401

@@ -1,5 +1,6 @@
 """``python -m intake serve`` (the HTTP API and event handlers), ``migrate``, or ``reindex``
-(fill the blind indexes of persons registered before they existed; ``--all`` rebuilds every one)."""
+(fill the blind indexes and the partner hints of persons registered before they existed;
+``--all`` rebuilds every one)."""
 
 from __future__ import annotations
 
@@ -30,17 +31,24 @@ def main() -> None:
         from tirek.crypto import key_provider
         from tirek.db import create_engine, session_factory
 
-        async def run() -> int:
+        from intake.partners.reindex import reindex_hints
+
+        async def run() -> tuple[int, int]:
             engine = create_engine(settings.db_url, pool_size=1)
             try:
                 keys = key_provider(
                     master_key=settings.master_key, master_key_file=settings.master_key_file
                 )
-                return await reindex(session_factory(engine), keys, everyone=args.all)
+                sessions = session_factory(engine)
+                return (
+                    await reindex(sessions, keys, everyone=args.all),
+                    await reindex_hints(sessions, keys, everyone=args.all),
+                )
             finally:
                 await engine.dispose()
 
-        print(f"{asyncio.run(run())} persons indexed")
+        persons, hinted = asyncio.run(run())
+        print(f"{persons} persons indexed, {hinted} given partner hints")
         return
     provider = setup_tracing("intake")
     install_global(provider)

@@ -8,16 +8,23 @@ from datetime import datetime
 from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from intake.partners.handlers import apply_agreement_event
 from intake.shares.handlers import ReferralSaga
 from intake.tenants.handlers import apply_tenant_event
 from tirek.crypto import KeyProvider
 from tirek.db import UnitOfWork
 from tirek.events import Envelope
-from tirek.events.admin import TenantOnboarded, TenantReactivated, TenantSuspended
+from tirek.events.admin import (
+    AgreementGranted,
+    AgreementRevoked,
+    TenantOnboarded,
+    TenantReactivated,
+    TenantSuspended,
+)
 from tirek.messaging.broker import subscriber
 from tirek.messaging.inbox import first_delivery
 from tirek.messaging.naming import Naming
-from tirek.messaging.streams import INTAKE_REFERRALS, INTAKE_TENANTS
+from tirek.messaging.streams import INTAKE_AGREEMENTS, INTAKE_REFERRALS, INTAKE_TENANTS
 
 
 def register_handlers(
@@ -34,6 +41,18 @@ def register_handlers(
     async def on_referral_event(envelope: Envelope) -> None:
         # Share packages on referral.approved, linked cases on referral.accepted.
         await saga.handle(envelope)
+
+    @subscriber(broker, naming, INTAKE_AGREEMENTS)
+    async def on_agreement_event(envelope: Envelope) -> None:
+        payload = envelope.payload()
+        if not isinstance(payload, AgreementGranted | AgreementRevoked):
+            return
+        # Agreements are no one tenant's data: no tenant is set.
+        async with UnitOfWork(sessions, None) as session:
+            if await first_delivery(
+                session, consumer=INTAKE_AGREEMENTS.name, event_id=envelope.id
+            ):
+                await apply_agreement_event(session, payload, at=envelope.time)
 
     @subscriber(broker, naming, INTAKE_TENANTS)
     async def on_tenant_event(envelope: Envelope) -> None:

@@ -11,10 +11,12 @@ from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 
 from intake import assistance, cases, consents, contacts, persons
+from intake.access_log import views as access_log_views
 from intake.assistance import views as assistance_views
 from intake.cases import views as case_views
 from intake.consents import views as consent_views
 from intake.contacts import views as contact_views
+from intake.duplicates import views as duplicate_views
 from intake.handlers import register_handlers
 from intake.persons import views as person_views
 from intake.settings import IntakeSettings, get_settings
@@ -85,6 +87,8 @@ def create_app(
         consent_views.router,
         contact_views.router,
         person_views.router,
+        duplicate_views.router,
+        access_log_views.router,
     ):
         app.include_router(router)
     return app

@@ -180,6 +180,11 @@ def register_consumer(spec: ConsumerSpec) -> ConsumerSpec:
 INTAKE_TENANTS: Final = register_consumer(
     ConsumerSpec("intake-tenants", "ADMIN", ("tirek.admin.tenant.>",))
 )
+# intake keeps the sharing agreements from admin's agreement.* events: a partner NGO's
+# duplicate hint is shown only where an agreement in force lets the asking NGO refer to it.
+INTAKE_AGREEMENTS: Final = register_consumer(
+    ConsumerSpec("intake-agreements", "ADMIN", ("tirek.admin.agreement.>",))
+)
 # intake prepares share packages (referral.approved) and opens linked cases (referral.accepted).
 INTAKE_REFERRALS: Final = register_consumer(
     ConsumerSpec("intake-referrals", "REFERRAL", ("tirek.referral.referral.>",))

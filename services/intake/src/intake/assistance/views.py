@@ -6,6 +6,8 @@ import uuid
 
 from fastapi import APIRouter, status
 
+from intake import access_log
+from intake.access_log import Purpose
 from intake.assistance import service
 from intake.assistance.schemas import AssistanceIn, AssistanceOut
 from intake.deps import CaseWorker, TenantWork
@@ -27,8 +29,17 @@ async def record_assistance(
 
 @router.get("", response_model=list[AssistanceOut])
 async def list_assistance(
-    case_id: uuid.UUID, principal: CaseWorker, work: TenantWork
+    case_id: uuid.UUID, principal: CaseWorker, work: TenantWork, purpose: Purpose
 ) -> list[AssistanceOut]:
+    """The assistance given on a case. Access-logged (the notes are about the person)."""
     async with work() as session:
         records = await service.list_for_case(session=session, case_id=case_id)
+        await access_log.record(
+            session,
+            principal=principal,
+            case_ids=[case_id],
+            fields=access_log.fields.ASSISTANCE,
+            purpose=purpose,
+            operation="assistance.read",
+        )
         return [AssistanceOut.model_validate(r) for r in records]

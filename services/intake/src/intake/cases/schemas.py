@@ -8,6 +8,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
+from intake.partners.schemas import PartnerHint
 from intake.persons.schemas import PersonIn, PersonOut, PersonPatch, reject_nulls
 from tirek.events.intake import (
     CaseCategory,
@@ -106,6 +107,22 @@ class CaseOut(BaseModel):
     #: On registration: cases that may be about the same person. A suggestion only — the
     #: caseworker decides; nothing is merged.
     possible_duplicates: list[DuplicateHint] = Field(default_factory=list)
+    #: On registration: partner NGOs that may already know this person (same name in any
+    #: spelling, birth year and citizenship) and that your NGO may refer to — you can request
+    #: a referral. Nothing of their case is revealed.
+    partner_hints: list[PartnerHint] = Field(default_factory=list)
+
+
+class PersonNames(BaseModel):
+    """The names a caseworker scans a case list by (reading them is access-logged)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    first_name: str | None
+    second_name: str | None
+    patronymic: str | None
+    name_latin: str | None
 
 
 class CaseSummary(BaseModel):
@@ -115,6 +132,7 @@ class CaseSummary(BaseModel):
 
     id: uuid.UUID
     number: str
+    person: PersonNames
     categories: list[CaseCategory]
     trm_stage: TrmStage
     status: CaseStatus

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intake.cases import rules
 from intake.cases.models import Case
 from intake.cases.schemas import CaseClose, CaseIn, CasePatch
+from intake.partners import service as partners
+from intake.partners.hints import HINT_FIELDS
 from intake.persons.models import Person
 from intake.persons.search import NAME_FIELDS, name_indexes, normalise_document, person_indexes
 from intake.tenants.models import Tenant
@@ -106,6 +109,15 @@ async def register(
     )
     session.add_all([person, case])
     await session.flush()
+    # From the plaintext as registered, before any of it is stored in another form.
+    await partners.index_person(
+        session,
+        keys=keys,
+        tenant_id=principal.tenant_id,
+        person_id=person.id,
+        person=data.person.model_dump(),
+        replace=False,
+    )
     await add_to_outbox(
         session,
         Envelope.wrap(
@@ -205,6 +217,14 @@ async def update(
             )
     if not changed:
         return case
+    if any(f"person.{name}" in changed for name in HINT_FIELDS):
+        await partners.index_person(
+            session,
+            keys=keys,
+            tenant_id=case.tenant_id,
+            person_id=case.person_id,
+            person={name: getattr(case.person, name) for name in HINT_FIELDS},
+        )
     case.revision += 1
     await session.flush()
     await add_to_outbox(
@@ -327,8 +347,11 @@ async def count_cases(*, session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Case)) or 0)
 
 
-async def possible_duplicates(*, session: AsyncSession, case: Case, limit: int = 10) -> list[Case]:
-    """Other cases of the NGO whose person's name or document matches this one's.
+async def possible_duplicates(
+    *, session: AsyncSession, case: Case, limit: int = 10, exclude: Collection[uuid.UUID] = ()
+) -> list[Case]:
+    """Other cases of the NGO whose person's name or document matches this one's (but for the
+    cases in ``exclude``: pairs the caseworker dismissed).
 
     A suggestion for the caseworker, never a merge: the same name key or document number.
     """
@@ -340,7 +363,8 @@ async def possible_duplicates(*, session: AsyncSession, case: Case, limit: int =
         Person.name_indexes.overlap(person.name_indexes)
         | Person.document_indexes.overlap(person.document_indexes),
     )
-    rows = await session.scalars(
-        select(Case).where(Case.person_id.in_(matches)).order_by(Case.opened_on.desc()).limit(limit)
-    )
+    statement = select(Case).where(Case.person_id.in_(matches))
+    if exclude:
+        statement = statement.where(Case.id.notin_(exclude))
+    rows = await session.scalars(statement.order_by(Case.opened_on.desc()).limit(limit))
     return list(rows.unique())

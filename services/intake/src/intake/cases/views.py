@@ -7,8 +7,12 @@ from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from intake import access_log
+from intake.access_log import AccessPurpose, Purpose
 from intake.cases import service
+from intake.cases.models import Case
 from intake.cases.schemas import (
     CaseClose,
     CaseIn,
@@ -19,6 +23,8 @@ from intake.cases.schemas import (
     DuplicateHint,
 )
 from intake.deps import CaseManager, CaseWorker, Keys, TenantWork, Today
+from intake.partners import service as partners
+from tirek.auth import Principal
 from tirek.events.intake import CaseCategory, CaseStatus, TrmStage
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -39,6 +45,12 @@ async def register_case(
         duplicates = await service.possible_duplicates(session=session, case=case)
         out = CaseOut.model_validate(case)
         out.possible_duplicates = [DuplicateHint.model_validate(d) for d in duplicates]
+        out.partner_hints = await partners.partners_who_may_know(
+            session,
+            hints=await partners.hints_of(session, person_id=case.person_id),
+            today=today,
+            language=principal.language,
+        )
         return out
 
 
@@ -47,6 +59,7 @@ async def list_cases(
     principal: CaseWorker,
     work: TenantWork,
     keys: Keys,
+    purpose: Purpose,
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     category: CaseCategory | None = None,
     trm_stage: TrmStage | None = None,
@@ -60,7 +73,8 @@ async def list_cases(
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> CasePage:
-    """The NGO's cases, newest first, filtered; follow ``next_cursor`` for more."""
+    """The NGO's cases, newest first, filtered; follow ``next_cursor`` for more. Each row
+    shows the person's names: the read is access-logged, once per case on the page."""
     filters = service.CaseFilter(
         status_, category, trm_stage, assigned_to, opened_from, opened_to, name, document
     )
@@ -73,35 +87,74 @@ async def list_cases(
             keys=keys,
             tenant=principal.tenant_id,
         )
+        await access_log.record(
+            session,
+            principal=principal,
+            case_ids=[c.id for c in cases],
+            fields=access_log.fields.NAMES,
+            purpose=purpose,
+            operation="case.list",
+        )
         return CasePage(
             items=[CaseSummary.model_validate(c) for c in cases], next_cursor=next_cursor
         )
 
 
+async def _log_case_read(
+    session: AsyncSession, principal: Principal, case: Case, purpose: AccessPurpose, operation: str
+) -> None:
+    await access_log.record(
+        session,
+        principal=principal,
+        case_ids=[case.id],
+        fields=access_log.fields.CASE,
+        purpose=purpose,
+        operation=operation,
+    )
+
+
 @router.get("/{case_id}", response_model=CaseOut)
-async def read_case(case_id: uuid.UUID, principal: CaseWorker, work: TenantWork) -> CaseOut:
+async def read_case(
+    case_id: uuid.UUID, principal: CaseWorker, work: TenantWork, purpose: Purpose
+) -> CaseOut:
+    """The case and its person. Access-logged with the stated ``X-Access-Purpose``."""
     async with work() as session:
-        return CaseOut.model_validate(await service.get(session=session, case_id=case_id))
+        case = await service.get(session=session, case_id=case_id)
+        await _log_case_read(session, principal, case, purpose, "case.read")
+        return CaseOut.model_validate(case)
 
 
 @router.patch("/{case_id}", response_model=CaseOut)
 async def update_case(
-    case_id: uuid.UUID, patch: CasePatch, principal: CaseWorker, work: TenantWork, keys: Keys
+    case_id: uuid.UUID,
+    patch: CasePatch,
+    principal: CaseWorker,
+    work: TenantWork,
+    keys: Keys,
+    purpose: Purpose,
 ) -> CaseOut:
     """Change fields of a case or its person. Reassigning (``assigned_to``) is for case
-    managers. Publishes ``case.updated``."""
+    managers. Publishes ``case.updated``. The answer shows the whole case: access-logged."""
     async with work() as session:
         case = await service.update(
             session=session, principal=principal, case_id=case_id, patch=patch, keys=keys
         )
+        await _log_case_read(session, principal, case, purpose, "case.update")
         return CaseOut.model_validate(case)
 
 
 @router.post("/{case_id}/close", response_model=CaseOut)
 async def close_case(
-    case_id: uuid.UUID, data: CaseClose, principal: CaseManager, work: TenantWork, today: Today
+    case_id: uuid.UUID,
+    data: CaseClose,
+    principal: CaseManager,
+    work: TenantWork,
+    today: Today,
+    purpose: Purpose,
 ) -> CaseOut:
-    """Close a case (case managers only). Publishes ``case.closed``."""
+    """Close a case (case managers only). Publishes ``case.closed``. The answer shows the
+    whole case: access-logged."""
     async with work() as session:
         case = await service.close(session=session, case_id=case_id, data=data, today=today)
+        await _log_case_read(session, principal, case, purpose, "case.close")
         return CaseOut.model_validate(case)

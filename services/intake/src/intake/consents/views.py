@@ -6,10 +6,14 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from intake import access_log
+from intake.access_log import AccessPurpose, Purpose
 from intake.consents import service
 from intake.consents.schemas import ConsentIn, ConsentOut, ConsentWithdrawal
 from intake.deps import CaseWorker, TenantWork
+from tirek.auth import Principal
 
 router = APIRouter(prefix="/v1/cases/{case_id}/consents", tags=["consents"])
 
@@ -28,13 +32,30 @@ async def give_consent(
 
 @router.get("", response_model=list[ConsentOut])
 async def list_consents(
-    case_id: uuid.UUID, principal: CaseWorker, work: TenantWork
+    case_id: uuid.UUID, principal: CaseWorker, work: TenantWork, purpose: Purpose
 ) -> list[ConsentOut]:
+    """A case's consents. Access-logged (a guardian's name, a reason for withdrawing)."""
     async with work() as session:
-        return [
-            ConsentOut.model_validate(c)
-            for c in await service.list_for_case(session=session, case_id=case_id)
-        ]
+        consents = await service.list_for_case(session=session, case_id=case_id)
+        await _log_read(session, principal, case_id, purpose, "consents.read")
+        return [ConsentOut.model_validate(c) for c in consents]
+
+
+async def _log_read(
+    session: AsyncSession,
+    principal: Principal,
+    case_id: uuid.UUID,
+    purpose: AccessPurpose,
+    operation: str,
+) -> None:
+    await access_log.record(
+        session,
+        principal=principal,
+        case_ids=[case_id],
+        fields=access_log.fields.CONSENTS,
+        purpose=purpose,
+        operation=operation,
+    )
 
 
 @router.post("/{consent_id}/withdraw", response_model=ConsentOut)
@@ -44,9 +65,11 @@ async def withdraw_consent(
     request: Request,
     principal: CaseWorker,
     work: TenantWork,
+    purpose: Purpose,
     data: Annotated[ConsentWithdrawal | None, Body()] = None,
 ) -> ConsentOut:
-    """Withdraw a consent. Publishes ``consent.withdrawn`` so every recipient purges its data."""
+    """Withdraw a consent. Publishes ``consent.withdrawn`` so every recipient purges its data.
+    The answer shows the consent as recorded: access-logged."""
     async with work() as session:
         consent = await service.withdraw(
             session=session,
@@ -55,4 +78,5 @@ async def withdraw_consent(
             data=data or ConsentWithdrawal(),
             now=request.app.state.clock(),
         )
+        await _log_read(session, principal, case_id, purpose, "consent.withdraw")
         return ConsentOut.model_validate(consent)

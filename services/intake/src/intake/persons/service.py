@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from intake.cases.models import Case
 from intake.persons.models import FamilyLink, Person
 from intake.persons.schemas import FamilyLinkIn
 from tirek.auth import Principal
@@ -46,3 +48,11 @@ async def family_of(*, session: AsyncSession, person_id: uuid.UUID) -> list[Fami
         )
     )
     return list(rows)
+
+
+async def cases_of(*, session: AsyncSession, person_ids: Iterable[uuid.UUID]) -> list[uuid.UUID]:
+    """The ids of the cases about any of ``person_ids`` (for the access log)."""
+    wanted = list(person_ids)
+    if not wanted:
+        return []
+    return list(await session.scalars(select(Case.id).where(Case.person_id.in_(wanted))))

@@ -6,6 +6,8 @@ import uuid
 
 from fastapi import APIRouter, status
 
+from intake import access_log
+from intake.access_log import Purpose
 from intake.deps import CaseWorker, TenantWork
 from intake.persons import service
 from intake.persons.schemas import FamilyLinkIn, FamilyLinkOut
@@ -26,10 +28,18 @@ async def link_family(
 
 @router.get("", response_model=list[FamilyLinkOut])
 async def list_family(
-    person_id: uuid.UUID, principal: CaseWorker, work: TenantWork
+    person_id: uuid.UUID, principal: CaseWorker, work: TenantWork, purpose: Purpose
 ) -> list[FamilyLinkOut]:
+    """A person's family links. Access-logged on the cases of every person they name."""
     async with work() as session:
-        return [
-            FamilyLinkOut.model_validate(link)
-            for link in await service.family_of(session=session, person_id=person_id)
-        ]
+        links = await service.family_of(session=session, person_id=person_id)
+        persons = {person_id} | {p for link in links for p in (link.person_id, link.related_person_id)}
+        await access_log.record(
+            session,
+            principal=principal,
+            case_ids=await service.cases_of(session=session, person_ids=persons),
+            fields=access_log.fields.FAMILY_LINKS,
+            purpose=purpose,
+            operation="family_links.read",
+        )
+        return [FamilyLinkOut.model_validate(link) for link in links]

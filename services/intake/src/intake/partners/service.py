@@ -1,0 +1,87 @@
+"""Partner hints: keep a person's consortium-keyed indexes, and ask which partner NGOs that
+the caller's NGO may refer to hold an equal one."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Mapping
+from datetime import date
+from typing import Any
+
+from sqlalchemy import String, bindparam, delete, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from intake.partners.hints import hint_values
+from intake.partners.models import PartnerHintIndex
+from intake.partners.schemas import PartnerHint
+from tirek.crypto import KeyProvider
+
+# The one way across tenants (SECURITY DEFINER, see the migration): tenant ids only, of
+# active NGOs that the current transaction's tenant may refer to today.
+_PARTNERS = text(
+    "SELECT id, code, country, names FROM tenants "
+    "WHERE id IN (SELECT partners_holding_hints(CAST(:hints AS text[]), :today)) ORDER BY code"
+).bindparams(bindparam("hints", type_=ARRAY(String())))
+
+
+async def index_person(
+    session: AsyncSession,
+    *,
+    keys: KeyProvider,
+    tenant_id: uuid.UUID,
+    person_id: uuid.UUID,
+    person: Mapping[str, Any],
+    replace: bool = True,
+) -> set[str]:
+    """Store the hint values of ``person`` (its fields in plaintext, as registered or updated)
+    in place of the ones it had; ``replace=False`` for a person just created. Returns them."""
+    values = hint_values(keys, person)
+    if replace:
+        await forget_person(session, person_id=person_id)
+    if values:
+        await session.execute(
+            insert(PartnerHintIndex),
+            [{"tenant_id": tenant_id, "person_id": person_id, "hint": v} for v in sorted(values)],
+        )
+    return values
+
+
+async def forget_person(session: AsyncSession, *, person_id: uuid.UUID) -> None:
+    """Remove a person's hint values (their name, birth date or citizenship changed, or the
+    person is erased: an erasure must call this, the values are derived from personal data)."""
+    await session.execute(delete(PartnerHintIndex).where(PartnerHintIndex.person_id == person_id))
+
+
+async def hints_of(session: AsyncSession, *, person_id: uuid.UUID) -> list[str]:
+    """The stored hint values of one of the current tenant's persons."""
+    rows = await session.scalars(
+        select(PartnerHintIndex.hint).where(PartnerHintIndex.person_id == person_id)
+    )
+    return list(rows)
+
+
+def _name(names: Mapping[str, str], language: str, code: str) -> str:
+    for lang in (language, "ru", "en"):
+        if names.get(lang):
+            return names[lang]
+    return code
+
+
+async def partners_who_may_know(
+    session: AsyncSession, *, hints: Collection[str], today: date, language: str
+) -> list[PartnerHint]:
+    """The partner NGOs holding any of ``hints`` that the session's tenant may refer to
+    under an agreement in force on ``today`` (never the tenant itself), by code."""
+    if not hints:
+        return []
+    rows = await session.execute(_PARTNERS, {"hints": sorted(hints), "today": today})
+    return [
+        PartnerHint(
+            tenant_id=row.id,
+            code=row.code,
+            country=row.country,
+            name=_name(row.names or {}, language, row.code),
+        )
+        for row in rows
+    ]
