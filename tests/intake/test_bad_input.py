@@ -242,6 +242,35 @@ BAD_REQUESTS: dict[str, BadRequest] = {
         "GET", f"/v1/cases?status=lost_{MARK}", None, f"lost_{MARK}"
     ),
     "page size out of range": BadRequest("GET", "/v1/cases?limit=100000", None, "100000"),
+    # Duplicate decisions and the access log.
+    "unknown duplicate decision": BadRequest(
+        "PUT",
+        f"/v1/cases/{{case_id}}/duplicates/{uuid.UUID(int=7)}",
+        {"decision": f"merged_{MARK}"},
+        f"merged_{MARK}",
+    ),
+    "a duplicate decision with a note": BadRequest(
+        "PUT",
+        f"/v1/cases/{{case_id}}/duplicates/{uuid.UUID(int=7)}",
+        {"decision": "confirmed", "note": f"Гульнара{MARK}"},
+        f"Гульнара{MARK}",
+    ),
+    "not a yes or no for dismissed suggestions": BadRequest(
+        "GET", f"/v1/cases/{{case_id}}/duplicates?include_dismissed=maybe{MARK}", None, MARK
+    ),
+    "access log from a time that is none": BadRequest(
+        "GET", f"/v1/access-log?from=yesterday{MARK}", None, MARK, user="akt-admin"
+    ),
+    "access log for a case id that is none": BadRequest(
+        "GET", f"/v1/access-log?case_id=case{MARK}", None, MARK, user="akt-manager"
+    ),
+    "access log for a period that ends before it starts": BadRequest(
+        "GET",
+        "/v1/access-log?from=2026-03-02T00:00:00Z&to=2026-03-01T00:00:00Z",
+        None,
+        "2026-03-02",
+        user="akt-admin",
+    ),
 }
 
 

@@ -64,7 +64,9 @@ def upgrade() -> None:
         "access_log",
         sa.Column("id", sa.Uuid(), server_default=sa.text("gen_random_uuid()"), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column(
+            "at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+        ),
         sa.Column("user_id", sa.String(length=64), nullable=False),
         sa.Column("roles", postgresql.ARRAY(sa.String(length=32)), nullable=False),
         sa.Column("case_id", sa.Uuid(), nullable=False),
@@ -100,9 +102,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("tenant_id", "case_a", "case_b", name="tenant_pair"),
     )
     for column in ("case_a", "case_b", "tenant_id"):
-        op.create_index(
-            op.f(f"ix_duplicate_decisions_{column}"), "duplicate_decisions", [column]
-        )
+        op.create_index(op.f(f"ix_duplicate_decisions_{column}"), "duplicate_decisions", [column])
     enable_tenant_rls(op, "duplicate_decisions")
     for statement in grant_statements("duplicate_decisions", app_role):
         op.execute(statement)

@@ -27,11 +27,10 @@ def main() -> None:
     if args.command == "reindex":
         import asyncio
 
+        from intake.partners.reindex import reindex_hints
         from intake.persons.reindex import reindex
         from tirek.crypto import key_provider
         from tirek.db import create_engine, session_factory
-
-        from intake.partners.reindex import reindex_hints
 
         async def run() -> tuple[int, int]:
             engine = create_engine(settings.db_url, pool_size=1)

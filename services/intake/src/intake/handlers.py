@@ -49,9 +49,7 @@ def register_handlers(
             return
         # Agreements are no one tenant's data: no tenant is set.
         async with UnitOfWork(sessions, None) as session:
-            if await first_delivery(
-                session, consumer=INTAKE_AGREEMENTS.name, event_id=envelope.id
-            ):
+            if await first_delivery(session, consumer=INTAKE_AGREEMENTS.name, event_id=envelope.id):
                 await apply_agreement_event(session, payload, at=envelope.time)
 
     @subscriber(broker, naming, INTAKE_TENANTS)

@@ -46,10 +46,12 @@ async def read_access_log(
     case_id: uuid.UUID | None = None,
     user: Annotated[str | None, Query(min_length=1, max_length=64, description="a user id")] = None,
     since: Annotated[
-        datetime | None, Query(alias="from", description="from this time on (ISO 8601; UTC if no offset)")
+        datetime | None,
+        Query(alias="from", description="from this time on (ISO 8601; UTC if no offset)"),
     ] = None,
     until: Annotated[
-        datetime | None, Query(alias="to", description="up to this time (ISO 8601; UTC if no offset)")
+        datetime | None,
+        Query(alias="to", description="up to this time (ISO 8601; UTC if no offset)"),
     ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,

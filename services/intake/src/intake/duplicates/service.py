@@ -19,6 +19,7 @@ from intake.duplicates.schemas import (
     SuggestionState,
 )
 from tirek.auth import Principal
+from tirek.events.intake import CaseStatus
 from tirek.web.problems import Unprocessable
 
 #: How many suggestions a case lists at most.
@@ -45,7 +46,7 @@ def _out(case: Case, other: Case, decision: DuplicateDecision | None) -> Duplica
         case_id=other.id,
         number=other.number,
         opened_on=other.opened_on,
-        status=other.status,  # type: ignore[arg-type]
+        status=CaseStatus(other.status),
         state=SuggestionState(decision.decision) if decision else SuggestionState.SUGGESTED,
         matched_on=matched_on(case, other),
         decided_by=decision.decided_by if decision else None,
@@ -53,7 +54,9 @@ def _out(case: Case, other: Case, decision: DuplicateDecision | None) -> Duplica
     )
 
 
-async def _decisions_of(session: AsyncSession, case_id: uuid.UUID) -> dict[uuid.UUID, DuplicateDecision]:
+async def _decisions_of(
+    session: AsyncSession, case_id: uuid.UUID
+) -> dict[uuid.UUID, DuplicateDecision]:
     rows = await session.scalars(
         select(DuplicateDecision).where(
             or_(DuplicateDecision.case_a == case_id, DuplicateDecision.case_b == case_id)
@@ -68,9 +71,7 @@ async def suggestions(
     """The cases that match ``case`` now, undecided or confirmed, and every confirmed pair
     even if the two no longer match; dismissed pairs only when asked for."""
     decisions = await _decisions_of(session, case.id)
-    dismissed = {
-        other for other, d in decisions.items() if d.decision == Decision.DISMISSED.value
-    }
+    dismissed = {other for other, d in decisions.items() if d.decision == Decision.DISMISSED.value}
     matches = await cases.possible_duplicates(
         session=session,
         case=case,
@@ -89,7 +90,11 @@ async def suggestions(
     )
     items = [_out(case, other, decisions.get(other.id)) for other in [*matches, *decided]]
     # Decided pairs first (confirmed before dismissed), then the newest suggestions.
-    rank = {SuggestionState.CONFIRMED: 0, SuggestionState.DISMISSED: 1, SuggestionState.SUGGESTED: 2}
+    rank = {
+        SuggestionState.CONFIRMED: 0,
+        SuggestionState.DISMISSED: 1,
+        SuggestionState.SUGGESTED: 2,
+    }
     return sorted(items, key=lambda i: (rank[i.state], -i.opened_on.toordinal(), str(i.case_id)))
 
 

@@ -42,5 +42,6 @@ def hint_values(keys: KeyProvider, person: Mapping[str, Any]) -> set[str]:
         for name in names
     }
 
+
 #: The person fields a hint is made of.
 HINT_FIELDS: Final = (*NAME_FIELDS, "birth_date", "citizenship")

@@ -33,7 +33,9 @@ async def list_family(
     """A person's family links. Access-logged on the cases of every person they name."""
     async with work() as session:
         links = await service.family_of(session=session, person_id=person_id)
-        persons = {person_id} | {p for link in links for p in (link.person_id, link.related_person_id)}
+        persons = {person_id} | {
+            p for link in links for p in (link.person_id, link.related_person_id)
+        }
         await access_log.record(
             session,
             principal=principal,
