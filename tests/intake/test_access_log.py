@@ -7,6 +7,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -278,6 +279,8 @@ async def test_an_unknown_purpose_is_refused_and_nothing_is_read_or_changed(
         {"case_id": "not-a-uuid"},
         {"from": "yesterday"},
         {"to": "2026-13-40T00:00:00Z"},
+        {"to": "2026-02-30"},
+        {"from": "2" * 41},
         {"from": "2026-03-02T00:00:00Z", "to": "2026-03-01T00:00:00Z"},
         {"limit": 0},
         {"limit": 100000},
@@ -337,3 +340,13 @@ async def test_the_application_role_cannot_rewrite_or_erase_the_log(
         "access_log", "case_id = :id AND purpose = 'case_work'", id=uuid.UUID(case["id"])
     )
     assert rows == before, "the log entry changed"
+
+
+async def test_a_period_given_in_dates_covers_whole_days(intake: Intake, auth: Auth) -> None:
+    case = await register(intake, auth)
+    await intake.client.get(f"/v1/cases/{case['id']}", headers=await auth("akt-caseworker"))
+    [entry] = await log_of(intake, auth, case_id=case["id"])
+    day = entry["at"][:10]  # UTC
+    assert await log_of(intake, auth, case_id=case["id"], **{"from": day, "to": day}) == [entry]
+    before = (datetime.fromisoformat(day) - timedelta(days=1)).date().isoformat()
+    assert await log_of(intake, auth, case_id=case["id"], **{"to": before}) == []

@@ -330,3 +330,20 @@ async def test_the_application_role_sees_across_ngos_only_tenant_ids(
             assert list(result.scalars()) == [OSH]
         async with conn.begin():  # no tenant set: no asking NGO, no answer
             assert list((await conn.execute(lookup, {"h": hints})).scalars()) == []
+
+
+def test_hint_values_meet_across_alphabets_and_need_a_birth_year_and_citizenship() -> None:
+    from intake.partners.hints import hint_values
+    from tirek.crypto import StaticKeyProvider
+
+    keys = StaticKeyProvider("A" * 43 + "=")
+    cyrillic = {"first_name": "Тахир", "second_name": "Сабиров", "birth_date": date(1998, 4, 2)}
+    latin = {"name_latin": "Sabirov Takhir", "birth_date": "1998-11-30"}
+    one = hint_values(keys, {**cyrillic, "citizenship": "TJ"})
+    assert one and one == hint_values(keys, {**latin, "citizenship": "TJ"})
+    assert not one & hint_values(keys, {**latin, "citizenship": "UZ"})
+    assert not one & hint_values(keys, {**latin, "birth_date": "1999-01-01", "citizenship": "TJ"})
+    assert hint_values(keys, cyrillic) == set(), "no citizenship, yet a hint"
+    assert hint_values(keys, {**cyrillic, "birth_date": None, "citizenship": "TJ"}) == set()
+    assert hint_values(keys, {"birth_date": "1998-04-02", "citizenship": "TJ"}) == set()
+    assert all("sabir" not in value.lower() for value in one)

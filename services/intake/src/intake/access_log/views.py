@@ -4,7 +4,7 @@ managers; a caseworker reads no one's log, another NGO's entries never show)."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -32,11 +32,24 @@ def _log_work(
 LogWork = Annotated[Work, Depends(_log_work)]
 
 
-def _utc(moment: datetime | None) -> datetime | None:
-    """A time without an offset is read as UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+def _moment(value: str | None, *, end_of_day: bool) -> datetime | None:
+    """An ISO 8601 time (UTC when it has no offset), or a date: its start for ``from``, its
+    end for ``to``, so ``from=2026-03-01&to=2026-03-31`` is the whole of March (UTC)."""
+    if value is None:
+        return None
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return datetime.combine(day, time.max if end_of_day else time.min, tzinfo=UTC)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise Unprocessable(
+            title="Not a time", detail="from and to take an ISO 8601 date or time."
+        ) from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+_TIME = "an ISO 8601 date (2026-03-01) or time (2026-03-01T09:30:00+05:00; UTC if no offset)"
 
 
 @router.get("", response_model=AccessLogPage)
@@ -46,19 +59,19 @@ async def read_access_log(
     case_id: uuid.UUID | None = None,
     user: Annotated[str | None, Query(min_length=1, max_length=64, description="a user id")] = None,
     since: Annotated[
-        datetime | None,
-        Query(alias="from", description="from this time on (ISO 8601; UTC if no offset)"),
+        str | None, Query(alias="from", max_length=40, description=f"from {_TIME}, inclusive")
     ] = None,
     until: Annotated[
-        datetime | None,
-        Query(alias="to", description="up to this time (ISO 8601; UTC if no offset)"),
+        str | None, Query(alias="to", max_length=40, description=f"up to {_TIME}, inclusive")
     ] = None,
     cursor: Annotated[str | None, Query(max_length=200)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> AccessLogPage:
     """Your NGO's access log, newest first: who read which case's personal data, when,
     which fields and for what stated purpose. Follow ``next_cursor`` for more."""
-    filters = service.LogFilter(case_id, user, _utc(since), _utc(until))
+    filters = service.LogFilter(
+        case_id, user, _moment(since, end_of_day=False), _moment(until, end_of_day=True)
+    )
     if filters.since and filters.until and filters.since > filters.until:
         raise Unprocessable(title="Empty period", detail="from is after to.")
     async with work() as session:
