@@ -20,15 +20,18 @@ from tirek.auth.suspension import TenantSuspensions
 from tirek.auth.tokens import (
     LEEWAY_SECONDS,
     SUPPORTED_ALGORITHMS,
+    TENANT_ATTRIBUTE,
     InvalidToken,
     TokenVerifier,
     principal_from_claims,
+    tenant_from_claims,
 )
 
 __all__ = [
     "LEEWAY_SECONDS",
     "SUPPORTED_ALGORITHMS",
     "SUSPENDED_DETAIL",
+    "TENANT_ATTRIBUTE",
     "CurrentPrincipal",
     "InvalidToken",
     "Principal",
@@ -38,5 +41,6 @@ __all__ = [
     "get_principal",
     "principal_from_claims",
     "require_roles",
+    "tenant_from_claims",
     "verifier_from_settings",
 ]

@@ -17,8 +17,10 @@ class TenantStatus(StrEnum):
 
 
 class Tenant(Base):
-    """An NGO (or the consortium's coordinating body) on the platform. Its id is the
-    organization id in the identity provider and the ``tenant`` of every event about it."""
+    """An NGO (or the consortium's coordinating body) on the platform. Its id is Tirek's
+    tenant id: the ``tenant`` of every event about it, and the ``tirek_tenant_id`` attribute
+    of its organization in the identity provider (which gives the organization an id of its
+    own; see ``admin.identity.keycloak``)."""
 
     __tablename__ = "tenants"
 
