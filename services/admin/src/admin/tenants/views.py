@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, status
 
 from admin.deps import AdminWork, Now, PlatformAdmin, TenantReader
+from admin.identity.service import MaybeIdentity, identity_answers, organization_of
 from admin.tenants import service
 from admin.tenants.models import TenantStatus
 from admin.tenants.schemas import TenantIn, TenantOut, TenantPatch
@@ -78,25 +79,46 @@ async def update_tenant(
 
 @router.post("/{tenant_id}/suspend", response_model=TenantOut)
 async def suspend_tenant(
-    tenant_id: uuid.UUID, principal: PlatformAdmin, work: AdminWork, now: Now
+    tenant_id: uuid.UUID,
+    principal: PlatformAdmin,
+    work: AdminWork,
+    now: Now,
+    identity: MaybeIdentity,
 ) -> TenantOut:
-    """Suspend an active tenant (its data is kept). Publishes ``tenant.suspended``."""
-    async with work() as session:
-        return TenantOut.model_validate(
-            await service.change_status(
-                session=session, tenant_id=tenant_id, to=TenantStatus.SUSPENDED, now=now
-            )
-        )
+    """Suspend an active tenant (its data is kept). Publishes ``tenant.suspended``, on which
+    every service refuses the tenant's tokens; its organization in the identity provider is
+    disabled, so new tokens name no tenant either."""
+    return await _change_status(work, now, identity, tenant_id, TenantStatus.SUSPENDED)
 
 
 @router.post("/{tenant_id}/reactivate", response_model=TenantOut)
 async def reactivate_tenant(
-    tenant_id: uuid.UUID, principal: PlatformAdmin, work: AdminWork, now: Now
+    tenant_id: uuid.UUID,
+    principal: PlatformAdmin,
+    work: AdminWork,
+    now: Now,
+    identity: MaybeIdentity,
 ) -> TenantOut:
-    """Reactivate a suspended tenant. Publishes ``tenant.reactivated``."""
+    """Reactivate a suspended tenant. Publishes ``tenant.reactivated``; enables its
+    organization in the identity provider again."""
+    return await _change_status(work, now, identity, tenant_id, TenantStatus.ACTIVE)
+
+
+async def _change_status(
+    work: AdminWork,
+    now: Now,
+    identity: MaybeIdentity,
+    tenant_id: uuid.UUID,
+    to: TenantStatus,
+) -> TenantOut:
     async with work() as session:
-        return TenantOut.model_validate(
-            await service.change_status(
-                session=session, tenant_id=tenant_id, to=TenantStatus.ACTIVE, now=now
-            )
-        )
+        tenant = await service.change_status(session=session, tenant_id=tenant_id, to=to, now=now)
+        if identity is not None:
+            # Before the commit: a provider that fails rolls the change back (503) and a retry
+            # converges (enabling or disabling twice is harmless). Should the commit fail after
+            # the provider changed, the retry also puts both right.
+            async with identity_answers():
+                await identity.set_enabled(
+                    organization_of(tenant), enabled=to is TenantStatus.ACTIVE
+                )
+        return TenantOut.model_validate(tenant)
