@@ -25,7 +25,8 @@ import contextlib
 import json
 import logging
 import uuid
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -55,8 +56,17 @@ class TenantSuspensions:
     has caught up with the stream as it was at subscription time.
     """
 
-    def __init__(self, *, nats_url: str, naming: Naming, retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        nats_url: str,
+        naming: Naming,
+        retry_seconds: float = 1.0,
+        connect_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self._nats_url = nats_url
+        #: More ``nats.connect`` arguments: the service's NATS user in deployments.
+        self._connect_options = dict(connect_options or {})
         self._naming = naming
         self._retry_seconds = retry_seconds
         self._suspended: set[uuid.UUID] = set()
@@ -128,6 +138,7 @@ class TenantSuspensions:
             name="tenant-suspensions",
             max_reconnect_attempts=-1,
             allow_reconnect=True,
+            **self._connect_options,
         )
         js: JetStreamContext = self._nc.jetstream()
         subscription = await js.subscribe(
