@@ -18,12 +18,14 @@ from intake.contacts import views as contact_views
 from intake.handlers import register_handlers
 from intake.persons import views as person_views
 from intake.settings import IntakeSettings, get_settings
+from intake.tenants.offboarding import TENANT_DATA
 from tirek.crypto import key_provider
 from tirek.db import create_engine, session_factory
 from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
 from tirek.web import create_service_app
 from tirek.web.runtime import connected
+from tirek.web.tenant_export import tenant_export_router
 
 Clock = Callable[[], datetime]
 
@@ -85,6 +87,8 @@ def create_app(
         consent_views.router,
         contact_views.router,
         person_views.router,
+        # The leaving NGO's export of its data, before tenant.offboarded erases it.
+        tenant_export_router(TENANT_DATA),
     ):
         app.include_router(router)
     return app

@@ -46,6 +46,7 @@ __all__ = [
     "erase_tenant",
     "export_tenant",
     "grant_erasure",
+    "revoke_erasure",
     "tenant_tables",
 ]
 
@@ -198,4 +199,18 @@ def grant_erasure(
     quote = bind.dialect.identifier_preparer.quote
     for name in names:
         op.execute(f"GRANT DELETE ON {quote(name)} TO {quote(app_role)}")
+    return names
+
+
+def revoke_erasure(
+    op: Operations, app_role: str, data: TenantData | None = None, *, keep: Collection[str] = ()
+) -> list[str]:
+    """The downgrade of :func:`grant_erasure`: revoke DELETE again, except on ``keep`` (tables
+    whose DELETE an earlier migration granted for a reason of its own)."""
+    bind = op.get_bind()
+    tables = tenant_tables(_reflect(bind), uuid.UUID(int=0), data or TenantData())
+    names = [table.name for table, _ in tables if table.name not in keep]
+    quote = bind.dialect.identifier_preparer.quote
+    for name in names:
+        op.execute(f"REVOKE DELETE ON {quote(name)} FROM {quote(app_role)}")
     return names
