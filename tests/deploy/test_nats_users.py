@@ -10,6 +10,7 @@ namespace: nothing else uses this server).
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import subprocess
 import uuid
@@ -125,10 +126,13 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
             [nats_server_binary(), "-c", str(home / "nats.conf")],
             stdout=out,
             stderr=subprocess.STDOUT,
-            env=env,
+            env={**os.environ, **env},
         )
     try:
-        wait_for_port(port, timeout=20)
+        try:
+            wait_for_port(port, timeout=60)
+        except TimeoutError:
+            raise AssertionError(f"nats-server did not start:\n{log.read_text()[-2000:]}") from None
         yield Server(f"nats://127.0.0.1:{port}", passwords, log)
     finally:
         process.terminate()
