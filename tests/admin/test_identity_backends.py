@@ -7,8 +7,8 @@ What is proven: the adapter creates an organization that carries the tenant id (
 picks the organization's own id) and a user in it; that user's tokens are accepted by every
 service's verifier with the tenant id and roles; a disabled organization (suspension) yields
 no token any service accepts, and enabling it restores access; an organization with the
-tenant's alias that belongs to another tenant is never adopted; removing the organization
-(offboarding) removes its users.
+tenant's alias made by hand is adopted, one that belongs to another tenant never is; removing
+the organization (offboarding) removes its users.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from keycloak import KeycloakOpenID
+from keycloak import KeycloakAdmin, KeycloakOpenID
 from keycloak.exceptions import KeycloakAuthenticationError, KeycloakError
 
 from admin.identity.keycloak import KeycloakIdentityProvider
@@ -249,6 +249,34 @@ async def test_an_organization_with_the_alias_of_another_tenant_is_never_adopted
 
     with pytest.raises(OrganizationConflict):
         await identity.ensure_organization(impostor)
+
+
+async def test_an_organization_made_by_hand_with_the_tenants_alias_is_adopted(
+    backend: Backend, identity: KeycloakIdentityProvider
+) -> None:
+    tenant = new_tenant()
+    console = KeycloakAdmin(
+        server_url=backend.server_url,
+        realm_name="tirek",
+        client_id="tirek-admin",
+        client_secret_key=backend.admin_secret,
+    )
+    try:
+        # What an operator creates in the console: no tenant id on it.
+        made = await console.a_create_organization(
+            {"name": tenant.name, "alias": tenant.alias, "enabled": True}
+        )
+    finally:
+        await console.connection.aclose()
+
+    adopted = await identity.ensure_organization(tenant)
+    user = await identity.create_user(tenant, new_caseworker())
+    principals = await accepted_by_every_service(
+        backend, await password_token(backend, user.username)
+    )
+
+    assert adopted == made
+    assert {p.tenant_id for p in principals} == {tenant.tenant_id}
 
 
 async def test_removing_the_organization_removes_its_users(

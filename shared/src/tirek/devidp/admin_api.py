@@ -280,6 +280,12 @@ class AdminApi:
             attributes=attributes,
             exact=request.query_params.get("exact", "").lower() == "true",
         )
+        if request.query_params.get("briefRepresentation", "true").lower() != "false":
+            # Keycloak 26 lists organizations without their attributes unless asked: a client
+            # must read one (GET /organizations/{id}) to see them.
+            organizations = [
+                {k: v for k, v in org.items() if k != "attributes"} for org in organizations
+            ]
         return JSONResponse(_page(organizations, request))
 
     async def create_organization(self, request: Request) -> Response:

@@ -69,28 +69,36 @@ class KeycloakIdentityProvider:
         self._organization_ids: dict[uuid.UUID, str] = {}
 
     async def _find(self, organization: Organization) -> dict[str, Any] | None:
-        """The realm's organization of this tenant: by its ``tirek_tenant_id`` attribute;
-        else one with the tenant's alias and no tenant id yet (made by hand in the console),
-        which is adopted by setting the attribute. An organization with the alias that
-        belongs to another tenant is a conflict, never adopted."""
+        """The realm's organization of this tenant (its full representation): the one whose
+        ``tirek_tenant_id`` attribute is the tenant id; else one with the tenant's alias and
+        no tenant id yet (made by hand in the console), which is adopted by setting the
+        attribute. An organization with the alias that belongs to another tenant is a
+        conflict, never adopted.
+
+        Keycloak 26 lists organizations in their brief form, without attributes: candidates
+        are read again one by one (``GET /organizations/{id}``) before their attributes are
+        trusted.
+        """
         tenant = str(organization.tenant_id)
         found: list[dict[str, Any]] = await self._admin.a_get_organizations(
             {"q": f"{TENANT_ATTRIBUTE}:{tenant}"}
         )
-        match = next((o for o in found if tenant in _tenant_ids(o)), None)
-        if match is not None:
-            return match
+        for candidate in found:
+            full = await self._admin.a_get_organization(str(candidate["id"]))
+            if tenant in _tenant_ids(full):
+                return full
         # Keycloak searches names and domains, not aliases: scan (once per tenant, cached).
         everything: list[dict[str, Any]] = await self._admin.a_get_organizations()
         by_alias = next((o for o in everything if o.get("alias") == organization.alias), None)
         if by_alias is None:
             return None
-        if _tenant_ids(by_alias):
+        full = await self._admin.a_get_organization(str(by_alias["id"]))
+        if _tenant_ids(full):
             raise OrganizationConflict(
                 "the organization with this alias belongs to another tenant", status=409
             )
-        adopted = {**by_alias, "attributes": {**_attributes(by_alias), TENANT_ATTRIBUTE: [tenant]}}
-        await self._admin.a_update_organization(str(by_alias["id"]), adopted)
+        adopted = {**full, "attributes": {**_attributes(full), TENANT_ATTRIBUTE: [tenant]}}
+        await self._admin.a_update_organization(str(full["id"]), adopted)
         return adopted
 
     async def _organization_id(self, organization: Organization, *, create: bool) -> str | None:
