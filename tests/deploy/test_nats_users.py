@@ -22,6 +22,7 @@ import nats
 import pytest
 from nats.aio.client import Client as NatsClient
 from nats.errors import Error as NatsError
+from nats.js import api
 from nats.js.errors import NotFoundError
 from prometheus_client import CollectorRegistry
 
@@ -327,3 +328,30 @@ async def try_to_pull(server: Server, user: str, stream: str, durable: str) -> b
         return False
     finally:
         await nc.close()
+
+
+async def test_reporting_replays_a_stream_it_consumes_as_its_rebuild_does(
+    server: Server, ops: NatsClient
+) -> None:
+    assert await publish(server, "intake", "tirek.intake.case.updated.v1")
+    nc = await server.connect("reporting")
+    try:
+        js = nc.jetstream()
+        await js.stream_info("INTAKE")
+        # What reporting.projections.rebuild does: an ephemeral pull consumer from the start.
+        subscription = await js.pull_subscribe(
+            "tirek.intake.case.>",
+            stream="INTAKE",
+            config=api.ConsumerConfig(
+                deliver_policy=api.DeliverPolicy.ALL,
+                ack_policy=api.AckPolicy.NONE,
+                inactive_threshold=30.0,
+            ),
+        )
+        messages = await subscription.fetch(1, timeout=5)
+        await subscription.unsubscribe()
+    finally:
+        await nc.close()
+
+    assert messages and messages[0].subject.startswith("tirek.intake.case.")
+    assert server.unexpected_violations() == []
