@@ -14,8 +14,10 @@ service itself is given (SQLAlchemy form, ``postgresql+asyncpg://user:password@h
 creates database ``tirek_NAME`` with both roles and their passwords taken from those URLs
 (:func:`tirek.db.provision.ensure_service_database`), runs ``python -m NAME migrate`` as the
 owner, and finally creates or updates every stream and durable consumer
-(:func:`tirek.messaging.streams.ensure_streams`). The one URL of its own is
-``TIREK_BOOTSTRAP_ADMIN_DSN``: a role allowed to create databases and roles (libpq form).
+(:func:`tirek.messaging.streams.ensure_streams`), connected as the NATS user
+``TIREK_NATS_USER`` (``ops`` in deployments, with ``TIREK_NATS_PASSWORD``). The one URL of
+its own is ``TIREK_BOOTSTRAP_ADMIN_DSN``: a role allowed to create databases and roles
+(libpq form).
 
 PostgreSQL and NATS may still be starting (compose, a fresh cluster forming its JetStream
 meta group): every step is retried until ``--timeout`` seconds have passed.
@@ -40,6 +42,7 @@ from sqlalchemy.engine import URL, make_url
 
 from tirek.db.provision import ensure_service_database
 from tirek.messaging.naming import Naming
+from tirek.messaging.permissions import inbox_prefix
 from tirek.messaging.streams import CONSUMERS, STREAMS, ensure_streams
 
 #: Every deployable service; the compose file and the manifests configure all of them.
@@ -137,6 +140,19 @@ async def provision_database(admin_dsn: str, db: ServiceDatabase) -> None:
         await conn.close()
 
 
+def nats_credentials(environ: dict[str, str]) -> dict[str, str]:
+    """``nats.connect`` arguments for the ``ops`` user (``TIREK_NATS_USER`` /
+    ``TIREK_NATS_PASSWORD``; deploy/nats/users.conf), empty when no user is set."""
+    user = environ.get("TIREK_NATS_USER")
+    if not user:
+        return {}
+    return {
+        "user": user,
+        "password": environ.get("TIREK_NATS_PASSWORD", ""),
+        "inbox_prefix": inbox_prefix(user),
+    }
+
+
 def migrate(db: ServiceDatabase, namespace: str) -> None:
     """``python -m NAME migrate`` as the owner role, with the service's own settings."""
     env = {
@@ -154,8 +170,13 @@ def migrate(db: ServiceDatabase, namespace: str) -> None:
         )
 
 
-async def provision_streams(nats_url: str, naming: Naming, replicas: int) -> None:
-    nc = await nats.connect(nats_url, connect_timeout=5, max_reconnect_attempts=1)
+async def provision_streams(
+    nats_url: str, naming: Naming, replicas: int, credentials: dict[str, str] | None = None
+) -> None:
+    """Streams and consumers, as the ``ops`` NATS user when credentials are given."""
+    nc = await nats.connect(
+        nats_url, connect_timeout=5, max_reconnect_attempts=1, **(credentials or {})
+    )
     try:
         await ensure_streams(nc.jetstream(timeout=10), naming, replicas=replicas)
     finally:
@@ -185,7 +206,9 @@ async def run(
         print(f"{db.service}: migrated", flush=True)
     naming = Naming(namespace)
     await retry(
-        "streams", partial(provision_streams, nats_url, naming, replicas), deadline=deadline
+        "streams",
+        partial(provision_streams, nats_url, naming, replicas, nats_credentials(environ)),
+        deadline=deadline,
     )
     print(
         f"streams ({replicas} replica(s)): {', '.join(naming.stream(s) for s in STREAMS)}; "

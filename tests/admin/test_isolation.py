@@ -34,6 +34,12 @@ EXAMPLES: dict[tuple[str, str], Any] = {
     ("PATCH", "/v1/tenants/{tenant_id}"): {"region": "Elsewhere"},
     ("POST", "/v1/tenants/{tenant_id}/suspend"): None,
     ("POST", "/v1/tenants/{tenant_id}/reactivate"): None,
+    ("POST", "/v1/tenants/{tenant_id}/offboarding"): {"reason": "leaving"},
+    ("GET", "/v1/tenants/{tenant_id}/offboarding"): None,
+    ("POST", "/v1/tenants/{tenant_id}/offboarding/confirm"): {
+        "confirm_code": "AKT",
+        "reason": "leaving",
+    },
     ("GET", "/v1/tenants/{tenant_id}/users"): None,
     ("POST", "/v1/tenants/{tenant_id}/users"): {"username": "intruder", "roles": ["caseworker"]},
     ("PUT", "/v1/tenants/{tenant_id}/users/{user_id}/roles"): {"roles": ["tenant_admin"]},
@@ -77,7 +83,10 @@ async def test_every_endpoint_has_an_example_request(admin: Admin) -> None:
 async def test_no_endpoint_serves_case_staff_coordinators_or_another_ngos_admin(
     admin: Admin, auth: Auth
 ) -> None:
-    before = {t: await admin.count(t) for t in ("tenants", "sharing_agreements", "outbox")}
+    before = {
+        t: await admin.count(t)
+        for t in ("tenants", "sharing_agreements", "outbox", "tenant_offboardings")
+    }
     for user in ("akt-caseworker", "akt-manager", "coordinator", "osh-admin"):
         headers = await auth(user)
         for method, template in v1_operations(admin):

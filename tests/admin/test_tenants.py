@@ -10,6 +10,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import httpx
+
+from admin.identity.provider import IdentityError, Organization
+from admin.main import create_app
 from tests.admin.conftest import Admin
 from tirek.demo.consortium import tenant_by_code
 
@@ -190,3 +194,38 @@ async def test_an_unknown_tenant_is_404(admin: Admin, auth: Auth) -> None:
         f"/v1/tenants/{uuid.uuid4()}/suspend", headers=await auth("platform-admin")
     )
     assert response.status_code == 404
+
+
+class _RefusingIdentity:
+    """An identity provider that is down: every change fails."""
+
+    async def set_enabled(self, organization: Organization, enabled: bool) -> None:
+        raise IdentityError("provider unreachable", status=None)
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_suspension_the_identity_provider_refuses_changes_nothing(
+    admin: Admin, auth: Auth
+) -> None:
+    tenant = await onboard(admin, auth)
+    app = create_app(admin.settings, identity=_RefusingIdentity(), run_relay=False)  # type: ignore[arg-type]
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://admin") as client:
+            response = await client.post(
+                f"/v1/tenants/{tenant['id']}/suspend", headers=await auth("platform-admin")
+            )
+
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert await admin.count("tenants", "id = :i AND status = 'active'", i=tenant["id"]) == 1
+    assert (
+        await admin.count(
+            "outbox",
+            "payload->>'subject' = :s AND payload->>'type' = 'tenant.suspended'",
+            s=tenant["id"],
+        )
+        == 0
+    ), "a suspension that did not happen was announced"

@@ -24,6 +24,7 @@ from intake.settings import IntakeSettings
 from tests.admin.conftest import Admin
 from tests.admin.test_tenants import onboard
 from tests.intake.test_cases import CASE
+from tirek.auth import InvalidToken, verifier_from_settings
 from tirek.demo.consortium import tenant_by_code
 from tirek.messaging.naming import Naming
 from tirek.messaging.streams import INTAKE_TENANTS, ensure_streams
@@ -208,3 +209,33 @@ async def test_a_suspended_tenant_gets_no_new_users(admin: Admin, auth: Auth) ->
         admin, headers, tenant["id"], username=unique_username("s"), roles=["caseworker"]
     )
     assert response.status_code == 409
+
+
+async def test_suspension_disables_the_tenants_organization_and_reactivation_enables_it(
+    admin: Admin, auth: Auth, devidp_url: str
+) -> None:
+    tenant = await onboard(admin, auth)
+    headers = await auth("platform-admin")
+    username, password = unique_username("cw"), secrets.token_urlsafe(12)
+    created = await create_user(
+        admin,
+        headers,
+        tenant["id"],
+        username=username,
+        roles=["caseworker"],
+        initial_password=password,
+    )
+    assert created.status_code == 201, created.text
+    verifier = verifier_from_settings(admin.settings)
+
+    suspended = await admin.client.post(f"/v1/tenants/{tenant['id']}/suspend", headers=headers)
+    with pytest.raises(InvalidToken) as refused:
+        await verifier.verify(await password_token(devidp_url, username, password))
+    reactivated = await admin.client.post(f"/v1/tenants/{tenant['id']}/reactivate", headers=headers)
+    principal = await verifier.verify(await password_token(devidp_url, username, password))
+    await verifier.aclose()
+
+    assert suspended.status_code == 200 and reactivated.status_code == 200
+    # The disabled organization is left out of new tokens: they name no tenant.
+    assert refused.value.reason == "token names no tenant"
+    assert str(principal.tenant_id) == tenant["id"]

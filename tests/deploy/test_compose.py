@@ -15,6 +15,8 @@ import pytest
 import yaml
 
 from tirek.localstack.stack import SERVICES
+from tirek.messaging.permissions import OPS_USER, password_variable
+from tirek.messaging.permissions import SERVICES as PERMISSION_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -137,6 +139,8 @@ def test_the_bootstrap_job_gets_every_service_database_and_waits_for_its_servers
 def test_nats_uses_the_shipped_single_node_config(services: dict[str, Any]) -> None:
     nats = services["nats"]
     assert "./nats/single.conf:/etc/nats/tirek.conf:ro" in nats["volumes"]
+    # single.conf includes ./users.conf: it must sit next to it.
+    assert "./nats/users.conf:/etc/nats/users.conf:ro" in nats["volumes"]
     assert nats["command"] == ["nats-server", "--config", "/etc/nats/tirek.conf"]
     assert "healthz" in " ".join(nats["healthcheck"]["test"])
 
@@ -174,3 +178,16 @@ def test_every_variable_the_compose_file_requires_is_listed_in_the_example_env()
     listed = set(re.findall(r"^([A-Z0-9_]+)=", example, re.MULTILINE))
     assert required, "compose.yaml requires no secret at all?"
     assert required <= listed, sorted(required - listed)
+
+
+def test_each_service_connects_to_nats_as_its_own_user_with_the_password_nats_knows(
+    services: dict[str, Any],
+) -> None:
+    server_env = services["nats"]["environment"]
+    clients = {name: services[name]["environment"] for name in PERMISSION_SERVICES}
+    clients[OPS_USER] = services["bootstrap"]["environment"]
+    for user, env in clients.items():
+        assert env["TIREK_NATS_USER"] == user
+        # The same variable of deploy/.env feeds the server's and the client's side.
+        assert env["TIREK_NATS_PASSWORD"] == server_env[password_variable(user)], user
+    assert len({env["TIREK_NATS_PASSWORD"] for env in clients.values()}) == len(clients)

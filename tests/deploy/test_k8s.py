@@ -12,6 +12,8 @@ import pytest
 
 from tests.deploy.kustomize import Resource, key, render_here, render_with_kubectl
 from tirek.localstack.stack import SERVICES
+from tirek.messaging.permissions import OPS_USER, password_variable
+from tirek.messaging.permissions import SERVICES as PERMISSION_SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ROOT / "deploy" / "k8s" / "base"
@@ -218,3 +220,28 @@ def test_the_collector_is_configured_and_probed(rendered: list[Resource]) -> Non
     assert "otlp" in config and "4318" in config
     ports = {p["port"] for p in find(rendered, "Service", "tirek-otel-collector")["spec"]["ports"]}
     assert ports == {4317, 4318}
+
+
+def test_nats_and_every_service_share_the_nats_users_secret(rendered: list[Resource]) -> None:
+    (nats,) = [r for r in rendered if r["kind"] == "StatefulSet"]
+    (server,) = nats["spec"]["template"]["spec"]["containers"]
+    assert {"secretRef": {"name": "tirek-nats-users"}} in server["envFrom"]
+    (secret,) = [
+        r for r in rendered if r["kind"] == "Secret" and r["metadata"]["name"] == "tirek-nats-users"
+    ]
+    assert set(secret["stringData"]) == {
+        password_variable(user) for user in (*PERMISSION_SERVICES, OPS_USER)
+    }
+    pods = {
+        r["metadata"]["name"]: r["spec"]["template"]["spec"]["containers"][0]
+        for r in rendered
+        if r["kind"] in ("Deployment", "Job") and r["metadata"]["name"] != "tirek-otel-collector"
+    }
+    users = {name: name for name in PERMISSION_SERVICES} | {"tirek-bootstrap": OPS_USER}
+    for pod, user in users.items():
+        env = {item["name"]: item for item in pods[pod]["env"]}
+        assert env["TIREK_NATS_USER"]["value"] == user
+        assert env["TIREK_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+            "name": "tirek-nats-users",
+            "key": password_variable(user),
+        }

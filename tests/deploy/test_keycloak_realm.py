@@ -94,8 +94,12 @@ def test_tokens_carry_every_service_audience_roles_and_the_organization_id(
     ]
     config = organization["config"]
     assert config["claim.name"] == "organization"
-    # {alias: {"id": <tenant id>}}: without addOrganizationId the claim holds aliases only.
+    # {alias: {"id": <Keycloak's id>, "tirek_tenant_id": [<tenant id>]}}: the tenant id is the
+    # organization's attribute (tirek.auth.tenant_from_claims); without attributes, JSON and
+    # multivalued the claim would hold aliases only.
+    assert config["addOrganizationAttributes"] == "true"
     assert config["addOrganizationId"] == "true"
+    assert config["jsonType.label"] == "JSON"
     assert config["multivalued"] == "true"
     assert config["access.token.claim"] == "true"
 

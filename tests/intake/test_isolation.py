@@ -21,6 +21,7 @@ from sqlalchemy import text
 from tests.intake.conftest import Intake
 from tests.intake.test_cases import CASE
 from tirek.demo.consortium import tenant_by_code
+from tirek.web.tenant_export import EXPORT_PATH
 
 Auth = Callable[[str], Awaitable[dict[str, str]]]
 
@@ -132,7 +133,8 @@ def v1_operations(intake: Intake) -> list[tuple[str, str]]:
     """
     operations: list[tuple[str, str]] = []
     for route in iter_route_contexts(intake.app.routes):
-        if not (route.path or "").startswith("/v1"):
+        if not (route.path or "").startswith("/v1") or route.path == EXPORT_PATH:
+            # The offboarding export has its own rule and its own test below.
             continue
         assert route.methods, f"{route.path} is not an HTTP endpoint this test knows to call"
         operations.extend((method, str(route.path)) for method in route.methods)
@@ -439,3 +441,18 @@ async def test_only_a_case_manager_reassigns_a_case(intake: Intake, auth: Auth) 
     )
     assert reassigned.status_code == 200, reassigned.text
     assert reassigned.json()["assigned_to"] == colleague
+
+
+async def test_the_tenant_export_answers_only_a_leaving_ngos_own_administrators(
+    intake: Intake, auth: Auth, akt: AktRecords
+) -> None:
+    """No NGO here is leaving: administrators get 409, every other role 403, and no answer
+    holds a record (the leaving NGO's own download: test_offboarding)."""
+    assert EXPORT_PATH in {route.path for route in iter_route_contexts(intake.app.routes)}
+    counts_before = await all_row_counts(intake)
+    for user in (*OTHER_NGOS_STAFF, "akt-caseworker", "akt-manager", *NO_CASE_ACCESS):
+        response = await intake.client.get(EXPORT_PATH, headers=await auth(user))
+        expected = 409 if user.endswith("-admin") and user != "platform-admin" else 403
+        assert_problem(response, expected, f"{user}: GET {EXPORT_PATH}")
+        assert akt.case_id not in response.text and akt.person_id not in response.text
+    assert await all_row_counts(intake) == counts_before

@@ -16,6 +16,7 @@ from fastapi.routing import iter_route_contexts
 from tests.notification.conftest import Auth, Notification
 from tests.notification.events import case_registered, email_of, user_id
 from tirek.demo.consortium import tenant_by_code
+from tirek.web.tenant_export import EXPORT_PATH
 
 AKT = tenant_by_code("AKT").id
 OSH = tenant_by_code("OSH").id
@@ -101,8 +102,23 @@ async def _akt_state(notif: Notification) -> tuple[object, ...]:
 
 
 def test_every_admin_endpoint_has_an_example_request(notif: Notification) -> None:
-    missing = set(v1_operations(notif)) - set(EXAMPLES) - USER_ENDPOINTS
+    missing = set(v1_operations(notif)) - set(EXAMPLES) - USER_ENDPOINTS - {("GET", EXPORT_PATH)}
     assert not missing, f"no isolation example for {sorted(missing)}"
+
+
+async def test_the_tenant_export_answers_only_a_leaving_ngos_own_administrators(
+    notif: Notification, auth: Auth, akt_records: dict[str, str]
+) -> None:
+    """No NGO here is leaving: its administrators get 409, every other role 403 (the leaving
+    NGO's own download: test_offboarding)."""
+    assert ("GET", EXPORT_PATH) in v1_operations(notif)
+    for username in ("akt-caseworker", "akt-manager", "coordinator", "platform-admin"):
+        response = await notif.client.get(EXPORT_PATH, headers=await auth(username))
+        assert response.status_code == 403, f"{username}: {response.status_code}"
+    for username in ("akt-admin", "osh-admin"):
+        response = await notif.client.get(EXPORT_PATH, headers=await auth(username))
+        assert response.status_code == 409, f"{username}: {response.status_code}"
+        assert akt_records["akt_delivery"] not in response.text
 
 
 @pytest.mark.parametrize("username", ["akt-caseworker", "akt-manager", "coordinator"])

@@ -18,6 +18,7 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import text
 
 from tests.referral.conftest import PACKAGE, ReferralService
+from tirek.web.tenant_export import EXPORT_PATH
 
 #: Case staff of the NGOs that are neither sender (AKT) nor receiver (OSH).
 THIRD_NGOS_STAFF = tuple(
@@ -73,6 +74,8 @@ EXAMPLES: dict[tuple[str, str], Body] = {
     ("GET", "/v1/referrals/{referral_id}/return"): lambda r: None,
     ("POST", "/v1/referrals/{referral_id}/return/arrived"): lambda r: {},
     DIRECTORY: lambda r: None,
+    # The leaving NGO's export (tests/referral/test_offboarding.py); nobody here is leaving.
+    ("GET", EXPORT_PATH): lambda r: None,
 }
 
 
@@ -212,6 +215,10 @@ async def test_roles_without_case_access_are_refused_on_every_referral_endpoint(
             if operation == DIRECTORY:
                 assert response.status_code == 200, f"{user} cannot read the directory"
                 continue
+            if operation[1] == EXPORT_PATH and user in ("akt-admin", "osh-admin"):
+                # Its own NGO's administrator: refused only because the NGO is not leaving.
+                assert_problem(response, 409, f"{user}: {' '.join(operation)}")
+                continue
             assert_problem(response, 403, f"{user}: {' '.join(operation)}")
     assert await snapshot(referral) == before, "refused requests changed something"
 
@@ -258,3 +265,12 @@ async def test_the_database_refuses_the_referral_to_a_third_ngo_even_without_a_f
                     assert (count > 0) == expected_visible, f"{tenant}: {table} shows {count}"
     finally:
         await engine.dispose()
+
+
+async def test_case_staff_never_download_the_tenant_export(
+    referral: ReferralService, records: Records
+) -> None:
+    for user in (*THIRD_NGOS_STAFF, "akt-caseworker", "akt-manager", "osh-manager"):
+        response = await referral.client.get(EXPORT_PATH, headers=await referral.auth(user))
+        assert_problem(response, 403, f"{user}: GET {EXPORT_PATH}")
+        assert records.referral_id not in response.text

@@ -21,6 +21,7 @@ from reporting.dashboard.views import COOKIE
 from tests.reporting.conftest import Auth, Reporting
 from tests.reporting.history import NGOS
 from tirek.demo.consortium import tenant_by_code
+from tirek.web.tenant_export import EXPORT_PATH
 
 NGO_STAFF = tuple(
     (ngo.code, f"{ngo.alias}-{role}") for ngo in NGOS for role in ("caseworker", "manager", "admin")
@@ -49,6 +50,7 @@ EXAMPLES: dict[tuple[str, str], tuple[str, ...]] = {
     ),
 }
 REBUILD = ("POST", "/v1/admin/rebuild")
+TENANT_EXPORT = ("GET", EXPORT_PATH)
 
 
 def _routes(reporting: Reporting) -> set[tuple[str, str]]:
@@ -103,8 +105,25 @@ def _exported_labels(content: bytes, path: str) -> set[str]:
 
 
 async def test_every_endpoint_has_an_example_request(reporting: Reporting) -> None:
-    missing = _routes(reporting) - set(EXAMPLES) - {REBUILD}
+    missing = _routes(reporting) - set(EXAMPLES) - {REBUILD, TENANT_EXPORT}
     assert not missing, f"add example requests for {sorted(missing)} to EXAMPLES"
+
+
+async def test_the_tenant_export_answers_only_a_leaving_ngos_own_administrators(
+    reporting: Reporting, auth: Auth
+) -> None:
+    """No NGO here is leaving: its administrators get 409, every other role 403 (the leaving
+    NGO's own download: test_offboarding)."""
+    assert TENANT_EXPORT in _routes(reporting)
+    assert (await reporting.client.get(EXPORT_PATH)).status_code == 401
+    for _code, user in NGO_STAFF:
+        response = await reporting.client.get(EXPORT_PATH, headers=await auth(user))
+        expected = 409 if user.endswith("-admin") else 403
+        assert response.status_code == expected, f"{user}: {response.status_code}"
+        assert "case_facts" not in response.text
+    for user in CONSORTIUM:
+        response = await reporting.client.get(EXPORT_PATH, headers=await auth(user))
+        assert response.status_code == 403, f"{user}: {response.status_code}"
 
 
 async def test_no_report_without_a_token(reporting: Reporting) -> None:

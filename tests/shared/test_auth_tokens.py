@@ -35,6 +35,8 @@ from tirek.auth import (
 AUDIENCE = "tirek-intake"
 TENANT = uuid.UUID("2f9532e9-79be-5263-aea8-78c4a6e2314b")
 OTHER_TENANT = uuid.UUID("0c1a4f57-0000-4000-8000-000000000001")
+#: The id Keycloak gave the organization: never the tenant id.
+KEYCLOAK_ORG = uuid.UUID("7d3c1f00-1111-4222-8333-444455556666")
 
 
 def _rsa_key(name: str) -> JWK:
@@ -128,7 +130,8 @@ def claims_for(issuer: StandInIssuer, **overrides: Any) -> dict[str, Any]:
         "preferred_username": "akt-caseworker",
         "locale": "kk",
         "realm_access": {"roles": ["caseworker", "default-roles-tirek", "offline_access"]},
-        "organization": {"akt": {"id": str(TENANT)}},
+        # Keycloak's layout: the organization's own id and the tenant id as its attribute.
+        "organization": {"akt": {"id": str(KEYCLOAK_ORG), "tirek_tenant_id": [str(TENANT)]}},
     }
     claims.update(overrides)
     return {name: value for name, value in claims.items() if value is not None}
@@ -381,7 +384,14 @@ async def test_unreachable_issuer_refuses_tokens() -> None:
 @pytest.mark.parametrize(
     "tenant_claims",
     [
-        pytest.param({"organization": {"akt": {"id": str(TENANT), "attributes": {}}}}, id="dict"),
+        pytest.param(
+            {"organization": {"akt": {"id": str(KEYCLOAK_ORG), "tirek_tenant_id": [str(TENANT)]}}},
+            id="dict",
+        ),
+        pytest.param(
+            {"organization": {"akt": {"tirek_tenant_id": str(TENANT), "region": ["Aktobe"]}}},
+            id="dict-attribute-as-string",
+        ),
         pytest.param({"organization": [str(TENANT)]}, id="list"),
         pytest.param({"organization": str(TENANT)}, id="string"),
         pytest.param({"organization": None, "tenant": str(TENANT)}, id="tenant-claim"),
@@ -411,7 +421,30 @@ async def test_every_organization_claim_shape_names_the_tenant(
             "token names more than one tenant",
             id="organization-and-tenant-disagree",
         ),
-        pytest.param({"organization": {"akt": {}}}, "organization claim has no id", id="no-id"),
+        pytest.param(
+            {"organization": {"akt": {}}}, "organization carries no tenant id", id="no-id"
+        ),
+        pytest.param(
+            # Keycloak's organization id is not a tenant id: never taken as one.
+            {"organization": {"akt": {"id": str(TENANT)}}},
+            "organization carries no tenant id",
+            id="organization-id-only",
+        ),
+        pytest.param(
+            {"organization": {"akt": {"tirek_tenant_id": [str(TENANT), str(OTHER_TENANT)]}}},
+            "organization carries no single tenant id",
+            id="two-tenant-ids",
+        ),
+        pytest.param(
+            {
+                "organization": {
+                    "akt": {"tirek_tenant_id": [str(TENANT)]},
+                    "osh": {"tirek_tenant_id": [str(OTHER_TENANT)]},
+                }
+            },
+            "token names more than one tenant",
+            id="two-memberships",
+        ),
     ],
 )
 async def test_token_without_one_clear_tenant_is_refused(

@@ -35,6 +35,7 @@ from tirek.devidp import (
     ProductionRefused,
     UserStore,
     create_app,
+    demo_organization_id,
     load_client_secrets,
 )
 
@@ -138,7 +139,12 @@ async def test_token_has_keycloaks_claim_layout(devidp: RunningIssuer) -> None:
     assert claims["azp"] == PUBLIC_CLIENT
     assert claims["typ"] == "Bearer"
     assert claims["preferred_username"] == "osh-manager"
-    assert claims["organization"] == {"osh": {"id": str(tenant_by_code("OSH").id)}}
+    # Keycloak's layout: the organization's own id, the tenant id as its attribute.
+    osh = tenant_by_code("OSH").id
+    assert claims["organization"] == {
+        "osh": {"id": str(demo_organization_id(osh)), "tirek_tenant_id": [str(osh)]}
+    }
+    assert demo_organization_id(osh) != osh
     assert "case_manager" in claims["realm_access"]["roles"]  # type: ignore[index]
     assert claims["exp"] == claims["iat"] + 15 * 60  # type: ignore[operator]
     # An id token comes with scope=openid, for the client, never accepted as an access token.
@@ -241,8 +247,7 @@ async def test_added_user_logs_in_and_deactivated_user_cannot(
         DevUser(
             id=str(uuid.uuid4()),
             username=username,
-            tenant_id=tenant_by_code("TLD").id,
-            tenant_alias="tld",
+            organization_id=demo_organization_id(tenant_by_code("TLD").id),
             roles=("caseworker", "case_manager"),
             locale="ru",
         ),

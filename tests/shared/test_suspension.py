@@ -19,7 +19,12 @@ from fastapi import FastAPI
 from tirek.auth import SUSPENDED_DETAIL, CurrentPrincipal, TenantSuspensions
 from tirek.demo.consortium import tenant_by_code
 from tirek.events import Envelope
-from tirek.events.admin import TenantReactivated, TenantSuspended
+from tirek.events.admin import (
+    TenantOffboarded,
+    TenantOffboardingStarted,
+    TenantReactivated,
+    TenantSuspended,
+)
 from tirek.messaging.naming import Naming
 from tirek.messaging.streams import ensure_streams
 from tirek.settings import ServiceSettings
@@ -44,7 +49,9 @@ async def naming(nats_url: str, namespace: str) -> Naming:
 
 
 async def publish(
-    nats_url: str, naming: Naming, event: TenantSuspended | TenantReactivated
+    nats_url: str,
+    naming: Naming,
+    event: TenantSuspended | TenantReactivated | TenantOffboardingStarted | TenantOffboarded,
 ) -> None:
     """Publish a tenant event onto the ADMIN stream as the admin service's relay would."""
     envelope = Envelope.wrap(event, tenant=event.tenant_id, subject=str(event.tenant_id))
@@ -99,6 +106,43 @@ async def test_a_suspension_event_suspends_the_tenant_and_reactivation_lifts_it(
         return not watch.is_suspended(tenant)
 
     await eventually(reactivated, "the reactivated tenant is no longer suspended")
+
+
+async def test_an_offboarding_tenant_is_refused_but_may_export_and_an_offboarded_one_is_gone(
+    watch: TenantSuspensions, nats_url: str, naming: Naming
+) -> None:
+    leaving, cancelled = uuid.uuid4(), uuid.uuid4()
+    await publish(nats_url, naming, TenantOffboardingStarted(tenant_id=leaving))
+    await publish(nats_url, naming, TenantOffboardingStarted(tenant_id=cancelled))
+
+    async def offboarding() -> bool:
+        return watch.is_offboarding(leaving) and watch.is_offboarding(cancelled)
+
+    await eventually(offboarding, "both tenants are known as being offboarded")
+    assert watch.is_suspended(leaving), "a leaving tenant's users may still act"
+
+    await publish(nats_url, naming, TenantReactivated(tenant_id=cancelled))
+    await publish(nats_url, naming, TenantOffboarded(tenant_id=leaving))
+    # After the end, nothing revives it (an event replayed out of place, a mistake).
+    await publish(nats_url, naming, TenantReactivated(tenant_id=leaving))
+    marker = uuid.uuid4()  # applied in order: once it is seen, everything before it was
+    await publish(nats_url, naming, TenantSuspended(tenant_id=marker))
+
+    async def settled() -> bool:
+        return watch.is_suspended(marker)
+
+    await eventually(settled, "the watch applied every event")
+    assert not watch.is_suspended(cancelled), "a cancelled offboarding still refuses the NGO"
+    late = TenantSuspensions(nats_url=nats_url, naming=naming)
+    await late.start()
+    try:
+        async with asyncio.timeout(DEADLINE):
+            await late.wait_ready()
+        for seen in (watch, late):
+            assert seen.is_suspended(leaving), "an offboarded tenant was let in again"
+            assert not seen.is_offboarding(leaving), "an offboarded tenant could still export"
+    finally:
+        await late.stop()
 
 
 async def test_a_watch_started_after_the_suspension_knows_it_once_ready(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +29,11 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
 
     nats_url: str = "nats://127.0.0.1:4222"
+    #: The service's own NATS user in deployments (``deploy/nats/users.conf``: it may publish
+    #: only its own subjects and read only what it consumes), and its password. Unset: no
+    #: authentication (``make run``, tests).
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
     #: Prefixes every stream, consumer and subject; tests use a unique one per run so that
     #: a shared NATS server never mixes two runs. Empty in deployments.
     namespace: str = ""

@@ -33,10 +33,9 @@ def _utc_now() -> datetime:
 
 
 def identity_from_settings(settings: AdminSettings) -> IdentityProvider | None:
-    """The Keycloak admin adapter for the configured identity provider; ``None`` (user
-    endpoints answer 503) without a client secret. Without ``TIREK_KEYCLOAK_URL`` the provider
-    is the issuer's host, and outside production it is taken to be the development issuer,
-    which keeps the tenant id as the organization id."""
+    """The Keycloak admin adapter for the configured identity provider (Keycloak, or the
+    development issuer: the same admin API); ``None`` (user endpoints answer 503) without a
+    client secret. Without ``TIREK_KEYCLOAK_URL`` the provider is the issuer's host."""
     if not settings.keycloak_client_secret:
         return None
     return KeycloakIdentityProvider(
@@ -44,7 +43,6 @@ def identity_from_settings(settings: AdminSettings) -> IdentityProvider | None:
         realm=settings.keycloak_realm,
         client_id=settings.keycloak_client_id,
         client_secret=settings.keycloak_client_secret,
-        preset_organization_ids=not settings.keycloak_url and not settings.is_production,
     )
 
 

@@ -11,12 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from intake.partners.handlers import apply_agreement_event
 from intake.shares.handlers import ReferralSaga
 from intake.tenants.handlers import apply_tenant_event
+from intake.tenants.offboarding import TENANT_DATA
 from tirek.crypto import KeyProvider
 from tirek.db import UnitOfWork
+from tirek.db.erasure import erase_tenant
 from tirek.events import Envelope
 from tirek.events.admin import (
     AgreementGranted,
     AgreementRevoked,
+    TenantOffboarded,
     TenantOnboarded,
     TenantReactivated,
     TenantSuspended,
@@ -55,6 +58,14 @@ def register_handlers(
     @subscriber(broker, naming, INTAKE_TENANTS)
     async def on_tenant_event(envelope: Envelope) -> None:
         payload = envelope.payload()
+        if isinstance(payload, TenantOffboarded):
+            # Under the leaving NGO's row-level security, with the inbox row: once.
+            async with UnitOfWork(sessions, payload.tenant_id) as session:
+                if await first_delivery(
+                    session, consumer=INTAKE_TENANTS.name, event_id=envelope.id
+                ):
+                    await erase_tenant(session, payload.tenant_id, TENANT_DATA)
+            return
         if not isinstance(payload, TenantOnboarded | TenantSuspended | TenantReactivated):
             return
         # The tenant directory has no row-level security: no tenant is set.

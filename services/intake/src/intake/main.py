@@ -20,12 +20,14 @@ from intake.duplicates import views as duplicate_views
 from intake.handlers import register_handlers
 from intake.persons import views as person_views
 from intake.settings import IntakeSettings, get_settings
+from intake.tenants.offboarding import TENANT_DATA
 from tirek.crypto import key_provider
 from tirek.db import create_engine, session_factory
 from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
 from tirek.web import create_service_app
 from tirek.web.runtime import connected
+from tirek.web.tenant_export import tenant_export_router
 
 Clock = Callable[[], datetime]
 
@@ -89,6 +91,8 @@ def create_app(
         person_views.router,
         duplicate_views.router,
         access_log_views.router,
+        # The leaving NGO's export of its data, before tenant.offboarded erases it.
+        tenant_export_router(TENANT_DATA),
     ):
         app.include_router(router)
     return app

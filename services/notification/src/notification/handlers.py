@@ -7,10 +7,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notification.deliveries.dispatcher import Dispatcher
 from notification.deliveries.planning import Planner
+from notification.tenants.offboarding import TENANT_DATA
 from notification.tenants.service import apply_tenant_event
 from tirek.db import UnitOfWork
+from tirek.db.erasure import erase_tenant
 from tirek.events import Envelope
-from tirek.events.admin import TenantOnboarded, TenantReactivated, TenantSuspended
+from tirek.events.admin import (
+    TenantOffboarded,
+    TenantOnboarded,
+    TenantReactivated,
+    TenantSuspended,
+)
 from tirek.messaging.broker import subscriber
 from tirek.messaging.inbox import first_delivery
 from tirek.messaging.naming import Naming
@@ -32,6 +39,14 @@ def register_handlers(
     @subscriber(broker, naming, NOTIFICATION_ADMIN)
     async def on_admin_event(envelope: Envelope) -> None:
         payload = envelope.payload()
+        if isinstance(payload, TenantOffboarded):
+            # Under the leaving NGO's row-level security, with the inbox row: once.
+            async with UnitOfWork(sessions, payload.tenant_id) as session:
+                if await first_delivery(
+                    session, consumer=NOTIFICATION_ADMIN.name, event_id=envelope.id
+                ):
+                    await erase_tenant(session, payload.tenant_id, TENANT_DATA)
+            return
         if not isinstance(payload, TenantOnboarded | TenantSuspended | TenantReactivated):
             return
         async with UnitOfWork(sessions, None) as session:

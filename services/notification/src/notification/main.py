@@ -28,12 +28,14 @@ from notification.recipients import views as recipient_views
 from notification.rules import views as rule_views
 from notification.settings import NotificationSettings, get_settings
 from notification.templates.render import Renderer
+from notification.tenants.offboarding import TENANT_DATA
 from tirek.crypto import key_provider
 from tirek.db import create_engine, session_factory
 from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
 from tirek.web import create_service_app
 from tirek.web.runtime import connected
+from tirek.web.tenant_export import tenant_export_router
 
 Clock = Callable[[], datetime]
 
@@ -146,6 +148,8 @@ def create_app(
         channel_views.router,
         rule_views.router,
         delivery_views.router,
+        # The leaving NGO's export of its data, before tenant.offboarded erases it.
+        tenant_export_router(TENANT_DATA),
     ):
         app.include_router(router)
     return app

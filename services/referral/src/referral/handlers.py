@@ -16,14 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from referral.directory.service import apply_admin_event
+from referral.offboarding import TENANT_DATA
 from referral.referrals import service as referrals
 from referral.referrals.models import ReferralParties
 from referral.settings import ReferralSettings
 from tirek.db import UnitOfWork, set_tenant
+from tirek.db.erasure import erase_tenant
 from tirek.events import Envelope
 from tirek.events.admin import (
     AgreementGranted,
     AgreementRevoked,
+    TenantOffboarded,
     TenantOnboarded,
     TenantReactivated,
     TenantSuspended,
@@ -99,6 +102,14 @@ def register_handlers(
     @subscriber(broker, naming, REFERRAL_ADMIN)
     async def on_admin_event(envelope: Envelope) -> None:
         payload = envelope.payload()
+        if isinstance(payload, TenantOffboarded):
+            # Under the leaving NGO's row-level security, with the inbox row: once.
+            async with UnitOfWork(sessions, payload.tenant_id) as session:
+                if await first_delivery(
+                    session, consumer=REFERRAL_ADMIN.name, event_id=envelope.id
+                ):
+                    await erase_tenant(session, payload.tenant_id, TENANT_DATA)
+            return
         if not isinstance(
             payload,
             TenantOnboarded

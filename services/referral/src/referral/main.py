@@ -18,6 +18,7 @@ from referral.directory import views as directory_views
 from referral.flows import announce_overdue
 from referral.handlers import register_handlers
 from referral.messages import views as message_views
+from referral.offboarding import TENANT_DATA
 from referral.referrals import views as referral_views
 from referral.returns import views as return_views
 from referral.settings import ReferralSettings, get_settings
@@ -27,6 +28,7 @@ from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
 from tirek.web import create_service_app
 from tirek.web.runtime import connected
+from tirek.web.tenant_export import tenant_export_router
 
 Clock = Callable[[], datetime]
 
@@ -112,6 +114,8 @@ def create_app(
         message_views.router,
         return_views.router,
         directory_views.router,
+        # The leaving NGO's export of its data, before tenant.offboarded erases it.
+        tenant_export_router(TENANT_DATA),
     ):
         app.include_router(router)
     return app

@@ -17,10 +17,16 @@ async def _rebuild(settings: ReportingSettings) -> None:
 
     from reporting.projections.rebuild import rebuild
     from tirek.db import create_engine, session_factory
+    from tirek.messaging.broker import nats_connect_options
     from tirek.messaging.naming import Naming
 
     engine = create_engine(settings.db_url, pool_size=2, application_name="reporting-rebuild")
-    nc = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    nc = await nats.connect(
+        settings.nats_url,
+        connect_timeout=5,
+        max_reconnect_attempts=3,
+        **nats_connect_options(settings),
+    )
     try:
         result = await rebuild(session_factory(engine), nc.jetstream(), Naming(settings.namespace))
         print(f"rebuilt generation {result.generation} from {result.events} events")

@@ -12,6 +12,7 @@ from opentelemetry.sdk.trace import TracerProvider
 
 from reporting.dashboard import views as dashboard_views
 from reporting.handlers import register_handlers
+from reporting.offboarding import TENANT_DATA
 from reporting.projections import views as rebuild_views
 from reporting.reports import views as report_views
 from reporting.reports.indicators import load_indicators
@@ -21,6 +22,7 @@ from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
 from tirek.web import create_service_app
 from tirek.web.runtime import connected
+from tirek.web.tenant_export import tenant_export_router
 
 Clock = Callable[[], datetime]
 
@@ -72,4 +74,6 @@ def create_app(
     app.include_router(report_views.router)
     app.include_router(rebuild_views.router)
     app.include_router(dashboard_views.router)
+    # The leaving NGO's export of its facts (reporting keeps them, relabelled: offboarding).
+    app.include_router(tenant_export_router(TENANT_DATA))
     return app

@@ -23,6 +23,8 @@ _CHALLENGE = {"WWW-Authenticate": "Bearer"}
 
 #: The problem detail a suspended tenant's users receive (403).
 SUSPENDED_DETAIL = "Your organisation is suspended."
+#: The problem detail of an export asked for while the NGO is not leaving (409).
+NOT_OFFBOARDING_DETAIL = "The export of your organisation's data is offered during offboarding."
 
 
 def verifier_from_settings(settings: ServiceSettings) -> TokenVerifier:
@@ -35,9 +37,7 @@ def verifier_from_settings(settings: ServiceSettings) -> TokenVerifier:
     )
 
 
-async def get_principal(request: Request) -> Principal:
-    """The verified caller of this request; 401 when the bearer token is missing or invalid,
-    403 when the caller's tenant is suspended (``app.state.tenant_suspensions``, when set)."""
+async def _verified_principal(request: Request) -> Principal:
     verifier = getattr(request.app.state, "token_verifier", None)
     if not isinstance(verifier, TokenVerifier):
         # A wiring mistake, not the caller's: fail loudly rather than let anyone in.
@@ -49,19 +49,48 @@ async def get_principal(request: Request) -> Principal:
             status.HTTP_401_UNAUTHORIZED, detail="bearer token required", headers=_CHALLENGE
         )
     try:
-        principal = await verifier.verify(token)
+        return await verifier.verify(token)
     except InvalidToken as exc:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail=exc.reason, headers=_CHALLENGE
         ) from None
-    # A suspended NGO's tokens stay valid at the issuer until they expire: refuse them here.
+
+
+def _suspensions(request: Request) -> TenantSuspensions | None:
     suspensions = getattr(request.app.state, "tenant_suspensions", None)
-    if isinstance(suspensions, TenantSuspensions) and suspensions.is_suspended(principal.tenant_id):
+    return suspensions if isinstance(suspensions, TenantSuspensions) else None
+
+
+async def get_principal(request: Request) -> Principal:
+    """The verified caller of this request; 401 when the bearer token is missing or invalid,
+    403 when the caller's tenant is suspended, being offboarded or offboarded
+    (``app.state.tenant_suspensions``, when set)."""
+    principal = await _verified_principal(request)
+    # A suspended NGO's tokens stay valid at the issuer until they expire: refuse them here.
+    suspensions = _suspensions(request)
+    if suspensions is not None and suspensions.is_suspended(principal.tenant_id):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail=SUSPENDED_DETAIL)
     return principal
 
 
+async def get_exporting_admin(request: Request) -> Principal:
+    """The caller of a tenant export (:mod:`tirek.web.tenant_export`): a tenant administrator
+    whose NGO is being offboarded — the one thing its users may still do. 401 as
+    :func:`get_principal`; 403 for any other role; 409 while the NGO is not being offboarded
+    (the export is the leaving NGO's, not a way around "tenant administrators read no
+    case")."""
+    principal = await _verified_principal(request)
+    if not principal.has_any(Role.TENANT_ADMIN):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="requires a role: tenant_admin")
+    suspensions = _suspensions(request)
+    if suspensions is None or not suspensions.is_offboarding(principal.tenant_id):
+        raise HTTPException(status.HTTP_409_CONFLICT, detail=NOT_OFFBOARDING_DETAIL)
+    return principal
+
+
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+#: A tenant administrator of an NGO being offboarded (:func:`get_exporting_admin`).
+ExportingTenantAdmin = Annotated[Principal, Depends(get_exporting_admin)]
 
 
 def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:

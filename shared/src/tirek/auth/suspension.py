@@ -1,7 +1,10 @@
 """Which tenants are suspended, as every service instance must know to refuse their tokens.
 
 A suspended NGO keeps its data but its users may no longer act (the admin service publishes
-``tenant.suspended`` and ``tenant.reactivated`` on the ADMIN stream). Tokens stay valid at the
+``tenant.suspended`` and ``tenant.reactivated`` on the ADMIN stream). An NGO being offboarded
+(``tenant.offboarding_started``) is refused the same way, except that its tenant
+administrators may download the services' exports of its data (:attr:`TenantSuspensions.
+is_offboarding`); once offboarded (``tenant.offboarded``) it is refused for good. Tokens stay valid at the
 issuer until they expire, so each service refuses them itself: :class:`TenantSuspensions`
 holds the set of suspended tenant ids of this process, kept current by an *ephemeral ordered*
 JetStream consumer on ``tirek.admin.tenant.>`` that replays the stream from its start.
@@ -25,7 +28,8 @@ import contextlib
 import json
 import logging
 import uuid
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 
 import nats
 from nats.aio.client import Client as NatsClient
@@ -44,6 +48,8 @@ TENANT_SUBJECTS: Final = "tirek.admin.tenant.>"
 _STREAM: Final = "ADMIN"
 _SUSPENDED: Final = "tenant.suspended"
 _REACTIVATED: Final = "tenant.reactivated"
+_OFFBOARDING: Final = "tenant.offboarding_started"
+_OFFBOARDED: Final = "tenant.offboarded"
 
 
 class TenantSuspensions:
@@ -55,11 +61,22 @@ class TenantSuspensions:
     has caught up with the stream as it was at subscription time.
     """
 
-    def __init__(self, *, nats_url: str, naming: Naming, retry_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        *,
+        nats_url: str,
+        naming: Naming,
+        retry_seconds: float = 1.0,
+        connect_options: Mapping[str, Any] | None = None,
+    ) -> None:
         self._nats_url = nats_url
+        #: More ``nats.connect`` arguments: the service's NATS user in deployments.
+        self._connect_options = dict(connect_options or {})
         self._naming = naming
         self._retry_seconds = retry_seconds
         self._suspended: set[uuid.UUID] = set()
+        self._offboarding: set[uuid.UUID] = set()
+        self._offboarded: set[uuid.UUID] = set()
         self._caught_up = asyncio.Event()
         self._nc: NatsClient | None = None
         self._task: asyncio.Task[None] | None = None
@@ -75,8 +92,16 @@ class TenantSuspensions:
         return frozenset(self._suspended)
 
     def is_suspended(self, tenant_id: uuid.UUID) -> bool:
-        """True when the tenant's latest event seen here is a suspension."""
-        return tenant_id in self._suspended
+        """True when the tenant's users may not act: suspended, being offboarded or gone."""
+        return (
+            tenant_id in self._suspended
+            or tenant_id in self._offboarding
+            or tenant_id in self._offboarded
+        )
+
+    def is_offboarding(self, tenant_id: uuid.UUID) -> bool:
+        """True while the tenant is leaving and not yet gone: its exports may be downloaded."""
+        return tenant_id in self._offboarding
 
     async def wait_ready(self) -> None:
         """Wait until caught up (bound it with :func:`asyncio.timeout`)."""
@@ -128,6 +153,7 @@ class TenantSuspensions:
             name="tenant-suspensions",
             max_reconnect_attempts=-1,
             allow_reconnect=True,
+            **self._connect_options,
         )
         js: JetStreamContext = self._nc.jetstream()
         subscription = await js.subscribe(
@@ -161,9 +187,20 @@ class TenantSuspensions:
             # Not personal data, but not ours to echo either: the type of the fault only.
             logger.warning("unreadable tenant event skipped by the suspension watch")
             return
+        if tenant_id in self._offboarded:
+            return  # final: nothing revives an offboarded tenant
         if event_type == _SUSPENDED:
             self._suspended.add(tenant_id)
             logger.info("tenant suspended", extra={"tenant": str(tenant_id)})
         elif event_type == _REACTIVATED:
             self._suspended.discard(tenant_id)
+            self._offboarding.discard(tenant_id)
             logger.info("tenant reactivated", extra={"tenant": str(tenant_id)})
+        elif event_type == _OFFBOARDING:
+            self._offboarding.add(tenant_id)
+            logger.info("tenant offboarding started", extra={"tenant": str(tenant_id)})
+        elif event_type == _OFFBOARDED:
+            self._offboarded.add(tenant_id)
+            self._offboarding.discard(tenant_id)
+            self._suspended.discard(tenant_id)
+            logger.info("tenant offboarded", extra={"tenant": str(tenant_id)})

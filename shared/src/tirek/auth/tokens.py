@@ -15,7 +15,7 @@ What a token must pass, in order:
    leeway of :data:`LEEWAY_SECONDS` for clock skew between hosts — ``sub`` present, and a
    ``typ`` claim, when present, of ``Bearer`` (so an ID or refresh token is not accepted as
    an access token);
-5. tenant and roles: see :func:`principal_from_claims`.
+5. tenant and roles: see :func:`principal_from_claims` and :func:`tenant_from_claims`.
 
 jwcrypto does the signature work; the claim checks are explicit here rather than through
 jwcrypto's ``check_claims`` (which silently skips ``exp`` unless it is named — PITFALLS.md).
@@ -54,6 +54,10 @@ _MAX_TOKEN_LENGTH = 16 * 1024
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _ASYMMETRIC_KEY_TYPES = frozenset({"RSA", "EC", "OKP"})
 _KNOWN_ROLES = {role.value: role for role in Role}
+
+#: The organization attribute holding Tirek's tenant id (set by admin when it creates the
+#: organization; mapped into the token's ``organization`` claim).
+TENANT_ATTRIBUTE = "tirek_tenant_id"
 
 
 class InvalidToken(Exception):
@@ -212,12 +216,10 @@ class TokenVerifier:
 def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     """Build the principal from already verified claims.
 
-    Tenant: Keycloak's ``organization`` claim in any of its shapes — a string id, a list with
-    exactly one id, or a dict ``alias -> {"id": ...}`` with exactly one entry — or a plain
-    ``tenant`` claim. Ids must be UUIDs (aliases are not accepted); a token naming no tenant,
-    or more than one, is invalid. Roles come from ``realm_access.roles``; roles Tirek does not
-    know (``offline_access``, ``default-roles-tirek``) are ignored. ``language`` is the
-    ``locale`` claim, ``ru`` when absent.
+    Tenant: Keycloak's ``organization`` claim in any of its shapes, or a plain ``tenant``
+    claim (see :func:`tenant_from_claims`). Roles come from ``realm_access.roles``; roles
+    Tirek does not know (``offline_access``, ``default-roles-tirek``) are ignored.
+    ``language`` is the ``locale`` claim, ``ru`` when absent.
     """
     sub = claims.get("sub")
     if not isinstance(sub, str) or not sub:
@@ -227,7 +229,7 @@ def principal_from_claims(claims: Mapping[str, Any]) -> Principal:
     return Principal(
         user_id=sub,
         username=username if isinstance(username, str) and username else sub,
-        tenant_id=_tenant_from_claims(claims),
+        tenant_id=tenant_from_claims(claims),
         roles=_roles_from_claims(claims),
         language=locale if isinstance(locale, str) and locale else "ru",
     )
@@ -289,7 +291,28 @@ def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _tenant_from_claims(claims: Mapping[str, Any]) -> uuid.UUID:
+def tenant_from_claims(claims: Mapping[str, Any]) -> uuid.UUID:
+    """The one tenant a verified token acts for; :class:`InvalidToken` when none or several.
+
+    Tirek's tenant id is Tirek's own (admin creates it), not the identity provider's
+    organization id: Keycloak assigns organization ids itself. So each organization carries
+    the tenant id as its attribute :data:`TENANT_ATTRIBUTE`, and the realm's organization
+    membership mapper (``addOrganizationAttributes``, JSON, multivalued) puts it in the token
+    (``deploy/keycloak/tirek-realm.json``; the development issuer emits the same layout).
+
+    Accepted shapes of the ``organization`` claim (PITFALLS.md: Keycloak's mapper emits any of
+    them, depending on its configuration):
+
+    - dict ``alias -> {"id": <organization id>, "tirek_tenant_id": [<tenant id>], ...}``: the
+      tenant is the attribute (a one-element list, as Keycloak maps attributes, or a string).
+      An entry without it is refused: the organization id alone is not a tenant id, and
+      guessing would give the caller a tenant nobody onboarded;
+    - a list of tenant ids, or one tenant id as a string (the mapper's non-JSON forms carry
+      organization *aliases*: they name a tenant only where the alias is the tenant id).
+
+    A plain ``tenant`` claim (a tenant id) is accepted too. Every value must be a UUID; all the
+    claims together must name exactly one tenant.
+    """
     found: set[uuid.UUID] = set()
     if "organization" in claims:
         found |= _tenants_from_organization(claims["organization"])
@@ -308,13 +331,20 @@ def _tenants_from_organization(organization: object) -> set[uuid.UUID]:
     if isinstance(organization, list):
         return {_as_tenant_id(item) for item in organization}
     if isinstance(organization, dict):
-        ids: set[uuid.UUID] = set()
-        for details in organization.values():
-            if not isinstance(details, dict) or "id" not in details:
-                raise InvalidToken("organization claim has no id")
-            ids.add(_as_tenant_id(details["id"]))
-        return ids
+        return {_tenant_of_membership(details) for details in organization.values()}
     raise InvalidToken("unreadable organization claim")
+
+
+def _tenant_of_membership(details: object) -> uuid.UUID:
+    if not isinstance(details, dict) or TENANT_ATTRIBUTE not in details:
+        raise InvalidToken("organization carries no tenant id")
+    value = details[TENANT_ATTRIBUTE]
+    if isinstance(value, list):
+        # Keycloak maps every organization attribute as a list of strings.
+        if len(value) != 1:
+            raise InvalidToken("organization carries no single tenant id")
+        value = value[0]
+    return _as_tenant_id(value)
 
 
 def _as_tenant_id(value: object) -> uuid.UUID:

@@ -14,7 +14,8 @@ from tirek.devidp.app import (
     ensure_not_production,
 )
 from tirek.devidp.clients import PUBLIC_CLIENT, SERVICE_CLIENTS, load_client_secrets
-from tirek.devidp.users import DevUser, UnknownUser, UserStore
+from tirek.devidp.organizations import Organizations
+from tirek.devidp.users import DevUser, UnknownUser, UserStore, demo_organization_id
 
 __all__ = [
     "DEFAULT_ACCESS_TOKEN_LIFETIME",
@@ -22,10 +23,12 @@ __all__ = [
     "REALM",
     "SERVICE_CLIENTS",
     "DevUser",
+    "Organizations",
     "ProductionRefused",
     "UnknownUser",
     "UserStore",
     "create_app",
+    "demo_organization_id",
     "ensure_not_production",
     "load_client_secrets",
 ]

@@ -4,12 +4,14 @@ against both.
 
 Paths under ``/admin/realms/tirek``: ``users`` (create, get, update ``enabled``),
 ``users/{id}/role-mappings/realm`` (list, add, remove), ``roles/{name}``, ``organizations``
-(list, create) and ``organizations/{id}/members`` (list, add). Every call needs a bearer token
-of the ``tirek-admin`` client's service account (client-credentials grant), as Keycloak would
-require ``manage-users`` of that service account.
+(list with ``search``/``q``/``exact``, create), ``organizations/{id}`` (get, update) and
+``organizations/{id}/members`` (list, add). Every call needs a bearer token of the
+``tirek-admin`` client's service account (client-credentials grant), as Keycloak would
+require ``manage-users`` / ``manage-realm`` of that service account.
 
-Development deviations, on purpose: an organization created with an ``id`` keeps it (the
-tenant's id), and a user belongs to one organization at most (its tenant).
+As in Keycloak, an organization gets an id of its own (an ``id`` in the request is
+ignored); the tenant id travels as its ``tirek_tenant_id`` attribute. Development deviation,
+on purpose: a user belongs to one organization at most (its tenant).
 """
 
 from __future__ import annotations
@@ -18,7 +20,6 @@ import json
 import secrets
 import uuid
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -27,18 +28,14 @@ from jwcrypto.jwk import JWK
 from jwcrypto.jwt import JWT
 from starlette.concurrency import run_in_threadpool
 
-from tirek.demo import TENANTS
-from tirek.devidp.files import create_private_file, replace_private_file
 from tirek.devidp.keys import SIGNING_ALGORITHM
+from tirek.devidp.organizations import Organizations
 from tirek.devidp.users import DevUser, UnknownUser, UserStore
 
 #: The client whose service account may manage users (Keycloak: realm-management roles).
 ADMIN_CLIENT = "tirek-admin"
 #: Realm roles the development realm knows (Keycloak's realm export defines the same five).
 REALM_ROLES = ("caseworker", "case_manager", "tenant_admin", "coordinator", "platform_admin")
-ORGANIZATIONS_FILE = "organizations.json"
-#: Tenant of a user created but not yet added to an organization.
-NO_TENANT = uuid.UUID(int=0)
 _ROLE_NS = uuid.UUID("4b0d7f0e-93a4-4f4e-8a43-0b0f6e1a2c55")
 
 
@@ -49,31 +46,6 @@ def _role(name: str) -> dict[str, Any]:
 def _error(status: int, message: str) -> JSONResponse:
     # Keycloak's admin API answers errors as {"errorMessage": ...}.
     return JSONResponse({"errorMessage": message}, status_code=status)
-
-
-class Organizations:
-    """Organizations of the development realm: the demo tenants plus those created here."""
-
-    def __init__(self, data_dir: Path) -> None:
-        self.path = data_dir / ORGANIZATIONS_FILE
-        if not self.path.exists():
-            demo = [
-                {"id": str(t.id), "name": t.name.get("en", t.code), "alias": t.alias}
-                for t in TENANTS
-            ]
-            create_private_file(self.path, json.dumps({"organizations": demo}, indent=2))
-
-    def all(self) -> list[dict[str, Any]]:
-        document = json.loads(self.path.read_text(encoding="utf-8"))
-        return [dict(org, enabled=True) for org in document["organizations"]]
-
-    def get(self, organization_id: str) -> dict[str, Any] | None:
-        return next((org for org in self.all() if org["id"] == organization_id), None)
-
-    def add(self, name: str, alias: str, organization_id: str) -> None:
-        organizations = [{key: org[key] for key in ("id", "name", "alias")} for org in self.all()]
-        organizations.append({"id": organization_id, "name": name, "alias": alias})
-        replace_private_file(self.path, json.dumps({"organizations": organizations}, indent=2))
 
 
 def _representation(user: DevUser) -> dict[str, Any]:
@@ -121,12 +93,16 @@ class AdminApi:
             ("/users", self.create_user, "POST"),
             ("/users/{user_id}", self.get_user, "GET"),
             ("/users/{user_id}", self.update_user, "PUT"),
+            ("/users/{user_id}", self.delete_user, "DELETE"),
             ("/users/{user_id}/role-mappings/realm", self.user_roles, "GET"),
             ("/users/{user_id}/role-mappings/realm", self.add_roles, "POST"),
             ("/users/{user_id}/role-mappings/realm", self.remove_roles, "DELETE"),
             ("/roles/{role_name}", self.get_role, "GET"),
             ("/organizations", self.list_organizations, "GET"),
             ("/organizations", self.create_organization, "POST"),
+            ("/organizations/{organization_id}", self.get_organization, "GET"),
+            ("/organizations/{organization_id}", self.update_organization, "PUT"),
+            ("/organizations/{organization_id}", self.delete_organization, "DELETE"),
             ("/organizations/{organization_id}/members", self.members, "GET"),
             ("/organizations/{organization_id}/members", self.add_member, "POST"),
         ]
@@ -193,8 +169,7 @@ class AdminApi:
         user = DevUser(
             id=str(uuid.uuid4()),
             username=body["username"],
-            tenant_id=NO_TENANT,
-            tenant_alias="",
+            organization_id=None,
             roles=(),
             locale=str((body.get("attributes") or {}).get("locale", ["ru"])[0]),
             email=str(body.get("email") or ""),
@@ -234,6 +209,18 @@ class AdminApi:
             first_name=body.get("firstName"),
             last_name=body.get("lastName"),
         )
+        return Response(status_code=204)
+
+    async def delete_user(self, request: Request, user_id: str) -> Response:
+        if not self._authorized(request):
+            return _error(401, "HTTP 401 Unauthorized")
+        user = self._user_by_id(user_id)
+        if user is None:
+            return _error(404, "User not found")
+        try:
+            await run_in_threadpool(self.users.remove, user.username)
+        except UnknownUser:
+            return _error(404, "User not found")
         return Response(status_code=204)
 
     async def user_roles(self, request: Request, user_id: str) -> Response:
@@ -283,12 +270,22 @@ class AdminApi:
     async def list_organizations(self, request: Request) -> Response:
         if not self._authorized(request):
             return _error(401, "HTTP 401 Unauthorized")
-        search = request.query_params.get("search")
-        organizations = [
-            org
-            for org in self.organizations.all()
-            if search is None or search in (org["alias"], org["name"])
-        ]
+        # q="key1:value1 key2:value2" searches attributes (Keycloak 26's SearchQueryUtils).
+        query = request.query_params.get("q") or ""
+        attributes = dict(
+            part.split(":", 1) for part in query.split() if ":" in part and part.split(":", 1)[0]
+        )
+        organizations = self.organizations.search(
+            search=request.query_params.get("search"),
+            attributes=attributes,
+            exact=request.query_params.get("exact", "").lower() == "true",
+        )
+        if request.query_params.get("briefRepresentation", "true").lower() != "false":
+            # Keycloak 26 lists organizations without their attributes unless asked: a client
+            # must read one (GET /organizations/{id}) to see them.
+            organizations = [
+                {k: v for k, v in org.items() if k != "attributes"} for org in organizations
+            ]
         return JSONResponse(_page(organizations, request))
 
     async def create_organization(self, request: Request) -> Response:
@@ -297,27 +294,71 @@ class AdminApi:
         body = await self._body(request)
         if not isinstance(body, dict) or not body.get("name"):
             return _error(400, "name is required")
-        alias = str(body.get("alias") or body["name"])
-        existing = self.organizations.all()
-        if any(org["alias"] == alias or org["name"] == body["name"] for org in existing):
-            return _error(409, "A organization with the same name or alias already exists")
-        organization_id = str(body.get("id") or uuid.uuid4())
+        attributes = _attributes(body.get("attributes"))
+        if attributes is None:
+            return _error(400, "attributes must map names to lists of strings")
         try:
-            uuid.UUID(organization_id)
+            organization_id = await run_in_threadpool(
+                lambda: self.organizations.add(
+                    name=str(body["name"]),
+                    alias=str(body.get("alias") or body["name"]),
+                    enabled=bool(body.get("enabled", True)),
+                    attributes=attributes,
+                )
+            )
         except ValueError:
-            return _error(400, "id must be a UUID")
-        if any(org["id"] == organization_id for org in existing):
-            return _error(409, "A organization with the same id already exists")
-        await run_in_threadpool(self.organizations.add, str(body["name"]), alias, organization_id)
+            return _error(409, "A organization with the same name or alias already exists")
         location = f"{str(request.url).rstrip('/')}/{organization_id}"
         return Response(status_code=201, headers={"Location": location})
+
+    async def get_organization(self, request: Request, organization_id: str) -> Response:
+        if not self._authorized(request):
+            return _error(401, "HTTP 401 Unauthorized")
+        organization = self.organizations.get(organization_id)
+        if organization is None:
+            return _error(404, "Organization not found.")
+        return JSONResponse(organization)
+
+    async def update_organization(self, request: Request, organization_id: str) -> Response:
+        if not self._authorized(request):
+            return _error(401, "HTTP 401 Unauthorized")
+        body = await self._body(request)
+        if not isinstance(body, dict):
+            return _error(400, "an organization representation is required")
+        changes: dict[str, Any] = {}
+        if "name" in body:
+            changes["name"] = str(body["name"])
+        if "enabled" in body:
+            changes["enabled"] = bool(body["enabled"])
+        if "attributes" in body:
+            attributes = _attributes(body["attributes"])
+            if attributes is None:
+                return _error(400, "attributes must map names to lists of strings")
+            changes["attributes"] = attributes
+        if not await run_in_threadpool(self.organizations.update, organization_id, changes):
+            return _error(404, "Organization not found.")
+        return Response(status_code=204)
+
+    async def delete_organization(self, request: Request, organization_id: str) -> Response:
+        if not self._authorized(request):
+            return _error(401, "HTTP 401 Unauthorized")
+        if not await run_in_threadpool(self.organizations.remove, organization_id):
+            return _error(404, "Organization not found.")
+        # As in Keycloak, members added through the admin API stay in the realm (outside any
+        # organization): the caller deletes them first when it wants them gone.
+        for user in self.users.list():
+            if str(user.organization_id) == organization_id:
+                await run_in_threadpool(self.users.leave_organization, user.username)
+        return Response(status_code=204)
 
     async def members(self, request: Request, organization_id: str) -> Response:
         if not self._authorized(request):
             return _error(401, "HTTP 401 Unauthorized")
         if self.organizations.get(organization_id) is None:
             return _error(404, "Organization not found")
-        members = [user for user in self.users.list() if str(user.tenant_id) == organization_id]
+        members = [
+            user for user in self.users.list() if str(user.organization_id) == organization_id
+        ]
         return JSONResponse([_representation(user) for user in _page(members, request)])
 
     async def add_member(self, request: Request, organization_id: str) -> Response:
@@ -330,12 +371,23 @@ class AdminApi:
         user = self._user_by_id(user_id)
         if user is None:
             return _error(404, "User not found")
-        if user.tenant_id not in (NO_TENANT, uuid.UUID(organization_id)):
+        if user.organization_id not in (None, uuid.UUID(organization_id)):
             return _error(409, "User is already a member of another organization")
         await run_in_threadpool(
-            self.users.update,
-            user.username,
-            tenant_id=uuid.UUID(organization_id),
-            tenant_alias=str(organization["alias"]),
+            self.users.update, user.username, organization_id=uuid.UUID(organization_id)
         )
         return Response(status_code=201)
+
+
+def _attributes(value: object) -> dict[str, list[str]] | None:
+    """Keycloak's attribute map (name -> list of strings); ``None`` when malformed."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        return None
+    result: dict[str, list[str]] = {}
+    for key, values in value.items():
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            return None
+        result[str(key)] = list(values)
+    return result

@@ -25,7 +25,7 @@ from jwcrypto.jwk import JWK
 from jwcrypto.jwt import JWT
 from starlette.concurrency import run_in_threadpool
 
-from tirek.devidp.admin_api import AdminApi, Organizations
+from tirek.devidp.admin_api import AdminApi
 from tirek.devidp.clients import PUBLIC_CLIENT, SERVICE_CLIENTS, load_client_secrets
 from tirek.devidp.files import ensure_data_dir
 from tirek.devidp.keys import (
@@ -34,7 +34,8 @@ from tirek.devidp.keys import (
     public_jwk,
     public_key_base64,
 )
-from tirek.devidp.users import DevUser, UserStore, coordination_tenant
+from tirek.devidp.organizations import Organizations
+from tirek.devidp.users import DevUser, UserStore, coordination_organization_id
 
 REALM = "tirek"
 DEFAULT_ACCESS_TOKEN_LIFETIME = 15 * 60
@@ -79,13 +80,16 @@ def create_app(
 
     The issuer URL is ``{base_url}/realms/tirek``; without ``base_url`` it is taken from each
     request's own base URL (so a client must reach it under the name services expect in
-    ``iss``). The user store is at ``app.state.user_store``.
+    ``iss``). The user store is at ``app.state.user_store``, the organizations at
+    ``app.state.organizations``.
     """
     ensure_not_production()
     ensure_data_dir(data_dir)
+    organizations = Organizations(data_dir)
     issuer_app = _Issuer(
         key=load_signing_key(data_dir),
         users=UserStore.open(data_dir),
+        organizations=organizations,
         client_secrets=load_client_secrets(data_dir),
         base_url=base_url.rstrip("/") if base_url else None,
         access_token_lifetime=access_token_lifetime,
@@ -95,12 +99,13 @@ def create_app(
         description="Keycloak-compatible OIDC issuer for development and tests only.",
     )
     app.state.user_store = issuer_app.users
+    app.state.organizations = organizations
     app.include_router(issuer_app.router())
     # Keycloak's admin API for the users above (what admin's identity adapter calls).
     admin_api = AdminApi(
         key=issuer_app.key,
         users=issuer_app.users,
-        organizations=Organizations(data_dir),
+        organizations=organizations,
         issuer=issuer_app.issuer,
     )
     app.include_router(admin_api.router(REALM))
@@ -126,6 +131,7 @@ class _Issuer:
         *,
         key: JWK,
         users: UserStore,
+        organizations: Organizations,
         client_secrets: dict[str, str],
         base_url: str | None,
         access_token_lifetime: int,
@@ -133,6 +139,7 @@ class _Issuer:
         self.key = key
         self.kid: str = key["kid"]
         self.users = users
+        self.organizations = organizations
         self.client_secrets = client_secrets
         self.base_url = base_url
         self.lifetime = access_token_lifetime
@@ -289,7 +296,7 @@ class _Issuer:
 
     def _user_claims(self, user: DevUser) -> dict[str, Any]:
         name = " ".join(part for part in (user.first_name, user.last_name) if part)
-        return {
+        claims: dict[str, Any] = {
             "sub": user.id,
             "preferred_username": user.username,
             "email": user.email,
@@ -299,20 +306,24 @@ class _Issuer:
             "name": name,
             "locale": user.locale,
             "realm_access": {"roles": [*user.roles, _DEFAULT_ROLE]},
-            "organization": {user.tenant_alias: {"id": str(user.tenant_id)}},
         }
+        # As Keycloak's organization membership mapper: left out for a disabled organization
+        # (every service then refuses the token: it names no tenant).
+        organization = self.organizations.tenant_claim(user.organization_id)
+        if organization is not None:
+            claims["organization"] = organization
+        return claims
 
     def _service_account_claims(self, client_id: str) -> dict[str, Any]:
         # A service account acts for the consortium itself, with no user role: services
         # recognise it by azp/client_id, not by realm roles.
-        tenant_id, alias = coordination_tenant()
         return {
             "sub": str(uuid.uuid5(_SERVICE_ACCOUNT_NS, client_id)),
             "preferred_username": f"service-account-{client_id}",
             "client_id": client_id,
             "locale": "en",
             "realm_access": {"roles": [_DEFAULT_ROLE]},
-            "organization": {alias: {"id": str(tenant_id)}},
+            "organization": self.organizations.tenant_claim(coordination_organization_id()),
         }
 
     def _sign(self, claims: dict[str, Any]) -> str:

@@ -23,6 +23,8 @@ from tirek.devidp.files import create_private_file, replace_private_file
 
 USERS_FILE = "users.json"
 
+_ORGANIZATION_NS = uuid.UUID("c2a3f0e4-5b7d-4e51-9c1a-7e0f3d2b6a48")
+
 # Moderate scrypt cost: a development store, but hashes that are not trivially reversed.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
 
@@ -33,9 +35,9 @@ class DevUser:
 
     id: str
     username: str
-    tenant_id: uuid.UUID
-    #: The organization's alias (Keycloak's key in the ``organization`` claim).
-    tenant_alias: str
+    #: The organization (Keycloak: its own id, not the tenant id) the user is a member of;
+    #: ``None`` until added to one. The tenant id comes from the organization's attribute.
+    organization_id: uuid.UUID | None
     roles: tuple[str, ...]
     locale: str = "ru"
     email: str = ""
@@ -116,15 +118,13 @@ class UserStore:
         first_name: str | None = None,
         last_name: str | None = None,
         enabled: bool | None = None,
-        tenant_id: uuid.UUID | None = None,
-        tenant_alias: str | None = None,
+        organization_id: uuid.UUID | None = None,
     ) -> DevUser:
         """Change the given fields of a user (None leaves a field as it is)."""
         changes: dict[str, Any] = {
             name: value
             for name, value in {
-                "tenant_id": tenant_id,
-                "tenant_alias": tenant_alias,
+                "organization_id": organization_id,
                 "roles": roles,
                 "locale": locale,
                 "email": email,
@@ -145,6 +145,28 @@ class UserStore:
                 self._hashes[key] = _hash_password(password)
             self._save()
         return updated
+
+    def leave_organization(self, username: str) -> DevUser:
+        """Take the user out of its organization (its tokens then name no tenant)."""
+        key = username.lower()
+        with self._lock:
+            current = self._users.get(key)
+            if current is None:
+                raise UnknownUser(username)
+            updated = dataclasses.replace(current, organization_id=None)
+            self._users[key] = updated
+            self._save()
+        return updated
+
+    def remove(self, username: str) -> None:
+        """Delete a user; :class:`UnknownUser` when there is none."""
+        key = username.lower()
+        with self._lock:
+            if key not in self._users:
+                raise UnknownUser(username)
+            del self._users[key]
+            del self._hashes[key]
+            self._save()
 
     def deactivate(self, username: str) -> DevUser:
         """Disable a user: they can no longer obtain tokens (existing ones run out)."""
@@ -175,8 +197,7 @@ def _demo_document() -> dict[str, Any]:
         user = DevUser(
             id=str(demo.id),
             username=demo.username.lower(),
-            tenant_id=tenant.id,
-            tenant_alias=tenant.alias,
+            organization_id=demo_organization_id(tenant.id),
             roles=demo.roles,
             locale=demo.language,
             email=demo.email,
@@ -187,17 +208,24 @@ def _demo_document() -> dict[str, Any]:
     return {"users": entries}
 
 
-def coordination_tenant() -> tuple[uuid.UUID, str]:
-    """Id and alias of the consortium's own tenant (service accounts act for it)."""
+def demo_organization_id(tenant_id: uuid.UUID) -> uuid.UUID:
+    """The id of a demo tenant's organization: like Keycloak's, never the tenant id itself,
+    so that everything reading a token must take the tenant from the organization's
+    ``tirek_tenant_id`` attribute."""
+    return uuid.uuid5(_ORGANIZATION_NS, str(tenant_id))
+
+
+def coordination_organization_id() -> uuid.UUID:
+    """The organization of the consortium's own tenant (service accounts act for it)."""
     for tenant in TENANTS:
         if tenant.kind == "coordination":
-            return tenant.id, tenant.alias
+            return demo_organization_id(tenant.id)
     raise LookupError("the demo consortium has no coordination tenant")
 
 
 def _user_to_json(user: DevUser) -> dict[str, Any]:
     data = dataclasses.asdict(user)
-    data["tenant_id"] = str(user.tenant_id)
+    data["organization_id"] = str(user.organization_id) if user.organization_id else None
     data["roles"] = list(user.roles)
     return data
 
@@ -206,8 +234,7 @@ def _user_from_json(entry: dict[str, Any]) -> DevUser:
     return DevUser(
         id=str(entry["id"]),
         username=str(entry["username"]).lower(),
-        tenant_id=uuid.UUID(str(entry["tenant_id"])),
-        tenant_alias=str(entry["tenant_alias"]),
+        organization_id=_organization_of(entry),
         roles=tuple(str(role) for role in entry["roles"]),
         locale=str(entry.get("locale", "ru")),
         email=str(entry.get("email", "")),
@@ -215,6 +242,15 @@ def _user_from_json(entry: dict[str, Any]) -> DevUser:
         last_name=str(entry.get("last_name", "")),
         enabled=bool(entry.get("enabled", True)),
     )
+
+
+def _organization_of(entry: dict[str, Any]) -> uuid.UUID | None:
+    # Data directories written before organizations had ids of their own kept the
+    # organization under "tenant_id" (then equal to the tenant id; organizations.py knows).
+    value = entry.get("organization_id", entry.get("tenant_id"))
+    if not value or uuid.UUID(str(value)).int == 0:
+        return None
+    return uuid.UUID(str(value))
 
 
 def _b64(data: bytes) -> str:

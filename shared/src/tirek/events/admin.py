@@ -1,4 +1,4 @@
-"""Contracts published by ``admin``: ``tenant.*`` (and later ``agreement.*``).
+"""Contracts published by ``admin``: ``tenant.*`` and ``agreement.*``.
 
 Every service keeps its own copy of what it needs of a tenant (intake: the code and country
 used in case numbers; referral: the directory; reporting: labels). Until the admin service
@@ -100,3 +100,28 @@ class TenantUpdated(Contract):
     services_offered: list[str] = Field(default_factory=list)
     service_areas: list[str] = Field(default_factory=list)
     contact_hours: str | None = None
+
+
+@register
+class TenantOffboardingStarted(Contract):
+    """The NGO is leaving the consortium: from now on its users may not act (as when
+    suspended), except its tenant administrators, who may download each service's export of
+    the NGO's data (``GET /v1/tenant-export``) until the offboarding is confirmed."""
+
+    event_type = "tenant.offboarding_started"
+    version = 1
+    source = SOURCE
+
+    tenant_id: uuid.UUID
+
+
+@register
+class TenantOffboarded(Contract):
+    """The offboarding was confirmed: every service erases the NGO's rows (reporting keeps
+    its de-identified counts under a neutral label). Final: no event revives the tenant."""
+
+    event_type = "tenant.offboarded"
+    version = 1
+    source = SOURCE
+
+    tenant_id: uuid.UUID

@@ -50,6 +50,7 @@ from faststream.exceptions import (
 from faststream.nats import JStream, NatsBroker, NatsRouter, PullSub
 from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
+from faststream.security import SASLPlaintext
 from nats.aio.msg import Msg
 from opentelemetry import trace
 from prometheus_client import REGISTRY, CollectorRegistry
@@ -57,6 +58,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 from tirek.events.registry import UnknownEventType
 from tirek.messaging.deadletter import describe_failure, publish_dead_letter
 from tirek.messaging.naming import Naming
+from tirek.messaging.permissions import inbox_prefix
 from tirek.messaging.streams import ConsumerSpec
 from tirek.settings import ServiceSettings
 
@@ -69,7 +71,7 @@ if TYPE_CHECKING:
     from faststream.nats.subscriber.usecases import PullStreamSubscriber
     from opentelemetry.trace import TracerProvider
 
-__all__ = ["PERMANENT_ERRORS", "create_broker", "subscriber"]
+__all__ = ["PERMANENT_ERRORS", "create_broker", "nats_connect_options", "subscriber"]
 
 _log = logging.getLogger("tirek.messaging")
 
@@ -85,6 +87,20 @@ PERMANENT_ERRORS: Final[tuple[type[Exception], ...]] = (
 )
 
 
+def nats_connect_options(settings: ServiceSettings) -> dict[str, Any]:
+    """Keyword arguments of ``nats.connect`` for the service's own NATS user: user, password
+    and the user's inbox prefix (``_INBOX.<user>``, the only replies its permissions let it
+    receive; :mod:`tirek.messaging.permissions`). Empty without ``TIREK_NATS_USER``."""
+    if not settings.nats_user:
+        return {}
+    password = settings.nats_password.get_secret_value() if settings.nats_password else ""
+    return {
+        "user": settings.nats_user,
+        "password": password,
+        "inbox_prefix": inbox_prefix(settings.nats_user),
+    }
+
+
 def create_broker(
     settings: ServiceSettings,
     *,
@@ -95,11 +111,19 @@ def create_broker(
 
     ``tracer_provider`` defaults to the global one; ``registry`` (Prometheus) to the default
     registry. Start and stop it in the FastAPI lifespan (the FastStream FastAPI router is
-    deprecated). Register handlers with :func:`subscriber`.
+    deprecated). Register handlers with :func:`subscriber`. Connects as the service's own
+    NATS user when one is configured (:func:`nats_connect_options`).
     """
+    options = nats_connect_options(settings)
     return NatsBroker(
         settings.nats_url,
         name=settings.service_name,
+        security=(
+            SASLPlaintext(username=options["user"], password=options["password"])
+            if options
+            else None
+        ),
+        inbox_prefix=options.get("inbox_prefix", "_INBOX"),
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_reconnect_attempts=-1,
         middlewares=(
@@ -130,13 +154,17 @@ def subscriber(
     """
     subjects = spec.subjects(naming)
     router = NatsRouter(middlewares=(_DeadLetterPolicy(broker, naming, spec),))
-    handler = router.subscriber(
+    handler: PullStreamSubscriber = router.subscriber(  # type: ignore[call-overload]
         # Several filters travel in the consumer config; FastStream then needs no subject.
         subjects[0] if len(subjects) == 1 else "",
         stream=JStream(spec.stream_name(naming), declare=False),
         durable=spec.durable(naming),
         config=spec.consumer_config(naming),
         pull_sub=PullSub(batch_size=batch_size, timeout=fetch_timeout),
+        # None: nats-py then takes the connection's inbox prefix (the service user's
+        # ``_INBOX.<user>``), where FastStream would pass the global ``_INBOX.`` and the
+        # service's NATS permissions would refuse the fetched messages.
+        inbox_prefix=None,
         title=title or spec.name,
         description=description,
     )

@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from tirek.auth import TenantSuspensions, TokenVerifier, verifier_from_settings
+from tirek.messaging.broker import nats_connect_options
 from tirek.messaging.naming import Naming
 from tirek.settings import ServiceSettings
 from tirek.web.health import DEFAULT_CHECK_TIMEOUT, ReadinessCheck, run_checks
@@ -85,7 +86,11 @@ def create_service_app(
     """
     token_verifier = verifier_from_settings(settings)
     suspensions = (
-        TenantSuspensions(nats_url=settings.nats_url, naming=Naming(settings.namespace))
+        TenantSuspensions(
+            nats_url=settings.nats_url,
+            naming=Naming(settings.namespace),
+            connect_options=nats_connect_options(settings),
+        )
         if watch_tenant_suspensions
         else None
     )

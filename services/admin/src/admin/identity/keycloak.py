@@ -1,14 +1,17 @@
 """:class:`IdentityProvider` over python-keycloak's ``KeycloakAdmin`` (organizations API).
 
 The same code serves Keycloak and the development issuer, which mirrors the admin REST paths
-used here (:mod:`tirek.devidp.admin_api`). It authenticates as the ``tirek-admin`` client's
-service account (client-credentials grant); in Keycloak that account needs the
-``realm-management`` roles ``manage-users``, ``view-users`` and ``manage-realm``
-(organizations).
+used here (:mod:`tirek.devidp.admin_api`) and, like Keycloak, gives every organization an id
+of its own. The tenant id is the organization's attribute ``tirek_tenant_id``: that is how
+the organization is found again, and what the realm's organization mapper puts in tokens.
+It authenticates as the ``tirek-admin`` client's service account (client-credentials grant);
+in Keycloak that account needs the ``realm-management`` roles ``manage-users``,
+``view-users`` and ``manage-realm`` (organizations).
 """
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from keycloak import KeycloakAdmin
@@ -19,10 +22,11 @@ from admin.identity.provider import (
     IdentityUser,
     NewUser,
     Organization,
+    OrganizationConflict,
     UnknownUser,
     UserExists,
 )
-from tirek.auth import Role
+from tirek.auth import TENANT_ATTRIBUTE, Role
 
 #: The realm roles Tirek manages; others a user holds (Keycloak defaults) are left alone.
 TIREK_ROLES = frozenset(role.value for role in Role)
@@ -30,6 +34,16 @@ TIREK_ROLES = frozenset(role.value for role in Role)
 
 def _status(exc: KeycloakError) -> int | None:
     return exc.response_code
+
+
+def _attributes(organization: dict[str, Any]) -> dict[str, list[str]]:
+    attributes = organization.get("attributes")
+    return dict(attributes) if isinstance(attributes, dict) else {}
+
+
+def _tenant_ids(organization: dict[str, Any]) -> list[str]:
+    values = _attributes(organization).get(TENANT_ATTRIBUTE)
+    return [str(v) for v in values] if isinstance(values, list) else []
 
 
 class KeycloakIdentityProvider:
@@ -42,7 +56,6 @@ class KeycloakIdentityProvider:
         realm: str,
         client_id: str,
         client_secret: str,
-        preset_organization_ids: bool = False,
         timeout: int = 10,
     ) -> None:
         self._admin = KeycloakAdmin(
@@ -52,38 +65,107 @@ class KeycloakIdentityProvider:
             client_secret_key=client_secret,
             timeout=timeout,
         )
-        # The development issuer keeps an organization id given at creation (the tenant id);
-        # Keycloak assigns its own, so there the organization is found by its alias.
-        self._preset_ids = preset_organization_ids
-        self._organization_ids: dict[str, str] = {}
+        #: tenant id -> the provider's organization id (they never change once created).
+        self._organization_ids: dict[uuid.UUID, str] = {}
 
-    async def ensure_organization(self, organization: Organization) -> str:
-        known = self._organization_ids.get(organization.alias)
+    async def _find(self, organization: Organization) -> dict[str, Any] | None:
+        """The realm's organization of this tenant (its full representation): the one whose
+        ``tirek_tenant_id`` attribute is the tenant id; else one with the tenant's alias and
+        no tenant id yet (made by hand in the console), which is adopted by setting the
+        attribute. An organization with the alias that belongs to another tenant is a
+        conflict, never adopted.
+
+        Keycloak 26 lists organizations in their brief form, without attributes: candidates
+        are read again one by one (``GET /organizations/{id}``) before their attributes are
+        trusted.
+        """
+        tenant = str(organization.tenant_id)
+        found: list[dict[str, Any]] = await self._admin.a_get_organizations(
+            {"q": f"{TENANT_ATTRIBUTE}:{tenant}"}
+        )
+        for candidate in found:
+            full = await self._admin.a_get_organization(str(candidate["id"]))
+            if tenant in _tenant_ids(full):
+                return full
+        # Keycloak searches names and domains, not aliases: scan (once per tenant, cached).
+        everything: list[dict[str, Any]] = await self._admin.a_get_organizations()
+        by_alias = next((o for o in everything if o.get("alias") == organization.alias), None)
+        if by_alias is None:
+            return None
+        full = await self._admin.a_get_organization(str(by_alias["id"]))
+        if _tenant_ids(full):
+            raise OrganizationConflict(
+                "the organization with this alias belongs to another tenant", status=409
+            )
+        adopted = {**full, "attributes": {**_attributes(full), TENANT_ATTRIBUTE: [tenant]}}
+        await self._admin.a_update_organization(str(full["id"]), adopted)
+        return adopted
+
+    async def _organization_id(self, organization: Organization, *, create: bool) -> str | None:
+        known = self._organization_ids.get(organization.tenant_id)
         if known:
             return known
         try:
-            found = await self._admin.a_get_organizations({"search": organization.alias})
-            match = next((o for o in found if o.get("alias") == organization.alias), None)
-            if match is None:
-                payload: dict[str, Any] = {
-                    "name": organization.name,
-                    "alias": organization.alias,
-                    "enabled": True,
-                    "attributes": {"tirek_tenant_id": [str(organization.tenant_id)]},
-                }
-                if self._preset_ids:
-                    payload["id"] = str(organization.tenant_id)
-                organization_id = await self._admin.a_create_organization(payload)
-                if not organization_id:
-                    raise IdentityError("the identity provider did not name the organization")
-            else:
+            match = await self._find(organization)
+            if match is not None:
                 organization_id = str(match["id"])
+            elif not create:
+                return None
+            else:
+                created = await self._admin.a_create_organization(
+                    {
+                        "name": organization.name,
+                        "alias": organization.alias,
+                        "enabled": True,
+                        "attributes": {TENANT_ATTRIBUTE: [str(organization.tenant_id)]},
+                    }
+                )
+                if not created:
+                    raise IdentityError("the identity provider did not name the organization")
+                organization_id = created
         except KeycloakError as exc:
             raise IdentityError(
                 "could not find or create the organization", status=_status(exc)
             ) from None
-        self._organization_ids[organization.alias] = organization_id
+        self._organization_ids[organization.tenant_id] = organization_id
         return organization_id
+
+    async def ensure_organization(self, organization: Organization) -> str:
+        organization_id = await self._organization_id(organization, create=True)
+        assert organization_id is not None
+        return organization_id
+
+    async def set_enabled(self, organization: Organization, enabled: bool) -> None:
+        organization_id = await self._organization_id(organization, create=False)
+        if organization_id is None:
+            return
+        try:
+            # Keycloak's PUT replaces the representation: send back what it holds, changed.
+            current = await self._admin.a_get_organization(organization_id)
+            if bool(current.get("enabled", True)) != enabled:
+                await self._admin.a_update_organization(
+                    organization_id, {**current, "enabled": enabled}
+                )
+        except KeycloakError as exc:
+            raise IdentityError("could not change the organization", status=_status(exc)) from None
+
+    async def remove(self, organization: Organization) -> int:
+        organization_id = await self._organization_id(organization, create=False)
+        if organization_id is None:
+            return 0
+        members: list[dict[str, Any]] = []
+        try:
+            members = await self._admin.a_get_organization_members(organization_id)
+            for member in members:
+                await self._admin.a_delete_user(str(member["id"]))
+            await self._admin.a_delete_organization(organization_id)
+        except KeycloakError as exc:
+            if _status(exc) != 404:  # already gone: a retried offboarding
+                raise IdentityError(
+                    "could not remove the organization", status=_status(exc)
+                ) from None
+        self._organization_ids.pop(organization.tenant_id, None)
+        return len(members)
 
     async def _user(self, user_id: str) -> IdentityUser:
         user = await self._admin.a_get_user(user_id)
@@ -99,7 +181,9 @@ class KeycloakIdentityProvider:
         )
 
     async def _member_ids(self, organization: Organization) -> list[str]:
-        organization_id = await self.ensure_organization(organization)
+        organization_id = await self._organization_id(organization, create=False)
+        if organization_id is None:
+            return []
         members = await self._admin.a_get_organization_members(organization_id)
         return [str(member["id"]) for member in members]
 

@@ -24,9 +24,18 @@ class UnknownUser(IdentityError):
     """No such user in this tenant's organization."""
 
 
+class OrganizationConflict(IdentityError):
+    """The realm's organization with this tenant's alias belongs to another tenant."""
+
+
 @dataclass(frozen=True)
 class Organization:
-    """What the identity provider needs of a tenant to hold its users."""
+    """What the identity provider needs of a tenant to hold its users.
+
+    The identity provider gives the organization an id of its own (Keycloak always does);
+    ``tenant_id`` is stored on it as the attribute ``tirek_tenant_id``, which the realm's
+    organization mapper puts in every member's token (:func:`tirek.auth.tenant_from_claims`).
+    """
 
     tenant_id: uuid.UUID
     alias: str
@@ -60,7 +69,19 @@ class IdentityProvider(Protocol):
     """User administration of one realm, per tenant (organization)."""
 
     async def ensure_organization(self, organization: Organization) -> str:
-        """The organization's id, creating it when the realm has none with that alias."""
+        """The organization's id (the provider's own), created with the tenant id as its
+        ``tirek_tenant_id`` attribute when the realm has none for this tenant."""
+        ...
+
+    async def set_enabled(self, organization: Organization, enabled: bool) -> None:
+        """Disable (suspension) or enable (reactivation) the tenant's organization: a
+        disabled organization is left out of its members' new tokens, which every service
+        then refuses. Nothing to do for a tenant without an organization yet."""
+        ...
+
+    async def remove(self, organization: Organization) -> int:
+        """Delete the organization and every member (offboarding); the number of users
+        deleted. Nothing to do for a tenant without an organization."""
         ...
 
     async def create_user(self, organization: Organization, user: NewUser) -> IdentityUser:

@@ -3,46 +3,20 @@ provider. Platform administrators manage every tenant's users; a tenant administ
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, status
 
 from admin.deps import AdminWork, TenantReader
-from admin.identity.provider import (
-    IdentityError,
-    IdentityProvider,
-    IdentityUser,
-    NewUser,
-    Organization,
-    UnknownUser,
-    UserExists,
-)
+from admin.identity.provider import IdentityUser, NewUser
 from admin.identity.schemas import RolesIn, UserIn, UserOut
+from admin.identity.service import Identity, identity_answers, organization_of
 from admin.tenants import service as tenants
 from admin.tenants.models import Tenant, TenantStatus
 from tirek.auth import Principal, Role
-from tirek.web.problems import Conflict, NotFound, ServiceUnavailable
-
-_log = logging.getLogger("admin.identity")
+from tirek.web.problems import Conflict, NotFound
 
 router = APIRouter(prefix="/v1/tenants/{tenant_id}/users", tags=["users"])
-
-
-def get_identity(request: Request) -> IdentityProvider:
-    identity: IdentityProvider | None = request.app.state.identity
-    if identity is None:
-        raise ServiceUnavailable(
-            "No identity provider is configured (TIREK_KEYCLOAK_CLIENT_SECRET).",
-            title="Identity provider not configured",
-        )
-    return identity
-
-
-Identity = Annotated[IdentityProvider, Depends(get_identity)]
 
 
 async def _tenant(work: AdminWork, principal: Principal, tenant_id: uuid.UUID) -> Tenant:
@@ -51,32 +25,6 @@ async def _tenant(work: AdminWork, principal: Principal, tenant_id: uuid.UUID) -
         raise NotFound("No such tenant.", slug="tenant-not-found")
     async with work() as session:
         return await tenants.get(session=session, tenant_id=tenant_id)
-
-
-def _organization(tenant: Tenant) -> Organization:
-    # Organization names are unique in a Keycloak realm and NGO display names need not be:
-    # the code makes them so.
-    display = tenant.names.get("en") or next(iter(tenant.names.values()), tenant.code)
-    return Organization(
-        tenant_id=tenant.id, alias=tenant.code.lower(), name=f"{display} [{tenant.code}]"
-    )
-
-
-@asynccontextmanager
-async def _answers() -> AsyncIterator[None]:
-    """The identity provider's refusals as problems (no 500 for a provider's failure)."""
-    try:
-        yield
-    except UserExists:
-        raise Conflict("The username is taken.", slug="username-taken") from None
-    except UnknownUser:
-        raise NotFound("No such user in this tenant.", slug="user-not-found") from None
-    except IdentityError as exc:
-        _log.warning(
-            "identity provider refused an operation",
-            extra={"error": str(exc), "provider_status": exc.status},
-        )
-        raise ServiceUnavailable("The identity provider did not carry out the change.") from None
 
 
 def _out(user: IdentityUser) -> UserOut:
@@ -88,8 +36,8 @@ async def list_users(
     tenant_id: uuid.UUID, principal: TenantReader, work: AdminWork, identity: Identity
 ) -> list[UserOut]:
     tenant = await _tenant(work, principal, tenant_id)
-    async with _answers():
-        return [_out(user) for user in await identity.list_users(_organization(tenant))]
+    async with identity_answers():
+        return [_out(user) for user in await identity.list_users(organization_of(tenant))]
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=UserOut)
@@ -113,8 +61,8 @@ async def create_user(
         locale=data.locale.value,
         password=data.initial_password,
     )
-    async with _answers():
-        return _out(await identity.create_user(_organization(tenant), new))
+    async with identity_answers():
+        return _out(await identity.create_user(organization_of(tenant), new))
 
 
 @router.put("/{user_id}/roles", response_model=UserOut)
@@ -129,8 +77,8 @@ async def assign_roles(
     """Make ``roles`` exactly the user's Tirek roles."""
     tenant = await _tenant(work, principal, tenant_id)
     roles = tuple(dict.fromkeys(role.value for role in data.roles))
-    async with _answers():
-        return _out(await identity.assign_roles(_organization(tenant), str(user_id), roles))
+    async with identity_answers():
+        return _out(await identity.assign_roles(organization_of(tenant), str(user_id), roles))
 
 
 @router.post("/{user_id}/deactivate", response_model=UserOut)
@@ -143,5 +91,5 @@ async def deactivate_user(
 ) -> UserOut:
     """Disable the user: no new tokens."""
     tenant = await _tenant(work, principal, tenant_id)
-    async with _answers():
-        return _out(await identity.deactivate(_organization(tenant), str(user_id)))
+    async with identity_answers():
+        return _out(await identity.deactivate(organization_of(tenant), str(user_id)))

@@ -95,3 +95,42 @@ class TenantOut(BaseModel):
     status: str
     created_at: datetime
     updated_at: datetime
+
+
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NO_NUL)
+]
+
+
+class OffboardingStartIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason
+
+
+class OffboardingConfirmIn(BaseModel):
+    """The second, explicit call: it names the tenant it erases."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    confirm_code: str = Field(max_length=5, description="the tenant's code, as a confirmation")
+    reason: Reason
+
+
+class OffboardingOut(BaseModel):
+    """An offboarding's audit, with the tenant's status now."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    tenant_id: uuid.UUID
+    tenant_status: str
+    started_by: str
+    started_at: datetime
+    start_reason: str
+    confirmed_by: str | None
+    confirmed_at: datetime | None
+    confirm_reason: str | None
+    cancelled_by: str | None
+    cancelled_at: datetime | None
+    users_removed: int | None
+    agreements_revoked: int | None

@@ -8,20 +8,24 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy import update as sql_update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from admin.tenants.models import Tenant, TenantStatus
+from admin.tenants.models import Tenant, TenantOffboarding, TenantStatus
 from admin.tenants.schemas import TenantIn, TenantPatch
 from tirek.events import Envelope
 from tirek.events.admin import TenantOnboarded, TenantReactivated, TenantSuspended, TenantUpdated
 from tirek.messaging.outbox import add_to_outbox
 from tirek.web.problems import Conflict, NotFound, Unprocessable
 
-#: Allowed status changes: (from, to) -> the event that announces it.
+#: Status changes by suspension and reactivation: (from, to) -> the event that announces it.
+#: Reactivating a tenant being offboarded cancels the offboarding. Offboarding itself has its
+#: own use cases (``admin.tenants.offboarding``).
 _TRANSITIONS: dict[tuple[TenantStatus, TenantStatus], type[TenantSuspended | TenantReactivated]] = {
     (TenantStatus.ACTIVE, TenantStatus.SUSPENDED): TenantSuspended,
     (TenantStatus.SUSPENDED, TenantStatus.ACTIVE): TenantReactivated,
+    (TenantStatus.OFFBOARDING, TenantStatus.ACTIVE): TenantReactivated,
 }
 #: Fields of a patch that may be cleared with an explicit null.
 _CLEARABLE = frozenset({"contact_hours"})
@@ -114,6 +118,9 @@ async def update(
             value = [str(item) for item in value]
         changes[name] = value
     tenant = await get(session=session, tenant_id=tenant_id, lock=True)
+    if tenant.status == TenantStatus.OFFBOARDED:
+        # Its copies were erased everywhere; an update would bring the NGO back.
+        raise Conflict("The tenant is offboarded.", slug="tenant-status", status_now=tenant.status)
     changed = {name: value for name, value in changes.items() if getattr(tenant, name) != value}
     if not changed:
         return tenant
@@ -143,18 +150,30 @@ async def update(
 
 
 async def change_status(
-    *, session: AsyncSession, tenant_id: uuid.UUID, to: TenantStatus, now: datetime
+    *, session: AsyncSession, tenant_id: uuid.UUID, to: TenantStatus, actor: str, now: datetime
 ) -> Tenant:
     """Suspend or reactivate; publishes ``tenant.suspended`` / ``tenant.reactivated``.
-    409 when the tenant is not in the state the change starts from."""
+    Reactivating a tenant being offboarded cancels the offboarding (by ``actor``).
+    409 when the tenant is not in a state the change starts from."""
     tenant = await get(session=session, tenant_id=tenant_id, lock=True)
-    event = _TRANSITIONS.get((TenantStatus(tenant.status), to))
+    previous = TenantStatus(tenant.status)
+    event = _TRANSITIONS.get((previous, to))
     if event is None:
         raise Conflict(
             f"The tenant is {tenant.status}.", slug="tenant-status", status_now=tenant.status
         )
     tenant.status = to.value
     tenant.updated_at = now
+    if previous is TenantStatus.OFFBOARDING:
+        await session.execute(
+            sql_update(TenantOffboarding)
+            .where(
+                TenantOffboarding.tenant == tenant.id,
+                TenantOffboarding.confirmed_at.is_(None),
+                TenantOffboarding.cancelled_at.is_(None),
+            )
+            .values(cancelled_by=actor, cancelled_at=now)
+        )
     await session.flush()
     await add_to_outbox(
         session,

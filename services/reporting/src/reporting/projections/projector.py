@@ -10,6 +10,7 @@ carries them. Applying the same set of events in any order gives the same rows.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -30,7 +31,7 @@ from reporting.models import (
     tenants,
 )
 from tirek.events import Envelope
-from tirek.events.admin import TenantOnboarded
+from tirek.events.admin import TenantOffboarded, TenantOnboarded
 from tirek.events.intake import (
     AssistanceRecorded,
     CaseClosed,
@@ -75,6 +76,7 @@ _TRANSITION_COLUMN = {
 PROJECTED_TYPES = frozenset(
     {
         "tenant.onboarded",
+        "tenant.offboarded",
         "case.registered",
         "case.updated",
         "case.closed",
@@ -263,10 +265,47 @@ _RETURN = _upsert(
 )
 
 
+@dataclass(frozen=True)
+class _Update:
+    """A plain cached statement taking exactly the values given."""
+
+    statement: TextClause
+
+    def params(self, values: dict[str, Any]) -> dict[str, Any]:
+        return values
+
+
+#: What reports show of an NGO that left the consortium (``tenant.offboarded``): its facts
+#: stay, so that a donor report of a past period reads as it did when it was sent, but no
+#: longer under the NGO's name or code — under ``EX-<country>``, one row for every former
+#: partner of that country (the country stays, so figures by country do not move either).
+#: Only a newer event changes a label, as for every other guarded field.
+_FORMER_PARTNER = _Update(
+    text(
+        "UPDATE tenant_labels SET code = 'EX-' || country, region = '', kind = 'former', "
+        "names = CAST(:names AS jsonb), state_at = :state_at "
+        "WHERE generation = :generation AND id = :id AND state_at < :state_at"
+    ).bindparams(bindparam("id", type_=Uuid()))
+)
+FORMER_PARTNER_NAMES = {"en": "Former partner", "ru": "Бывший партнёр"}
+
+
 def _statements(
     envelope: Envelope, payload: Any, generation: int
-) -> list[tuple[_Upsert, dict[str, Any]]]:
+) -> list[tuple[_Upsert | _Update, dict[str, Any]]]:
     when = envelope.time
+    if isinstance(payload, TenantOffboarded):
+        return [
+            (
+                _FORMER_PARTNER,
+                {
+                    "generation": generation,
+                    "id": payload.tenant_id,
+                    "names": json.dumps(FORMER_PARTNER_NAMES, ensure_ascii=False),
+                    "state_at": when,
+                },
+            )
+        ]
     if isinstance(payload, TenantOnboarded):
         return [
             (
