@@ -112,5 +112,5 @@ async def test_persons_registered_before_the_indexes_are_found_after_a_reindex(
             {"id": uuid.UUID(case["person"]["id"])},
         )
     assert case["id"] not in await search(intake, auth, "jal-caseworker", name="Sherzod Urokov")
-    assert await reindex(intake.app.state.sessions, intake.app.state.keys) >= 1
+    assert await reindex(intake.app.state.sessions, intake.app.state.keyring) >= 1
     assert case["id"] in await search(intake, auth, "jal-caseworker", name="Sherzod Urokov")

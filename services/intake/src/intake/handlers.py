@@ -8,16 +8,17 @@ from datetime import datetime
 from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from intake.privacy.handlers import on_person_erased
 from intake.shares.handlers import ReferralSaga
 from intake.tenants.handlers import apply_tenant_event
-from tirek.crypto import KeyProvider
+from tirek.crypto import Keyring
 from tirek.db import UnitOfWork
 from tirek.events import Envelope
 from tirek.events.admin import TenantOnboarded, TenantReactivated, TenantSuspended
 from tirek.messaging.broker import subscriber
 from tirek.messaging.inbox import first_delivery
 from tirek.messaging.naming import Naming
-from tirek.messaging.streams import INTAKE_REFERRALS, INTAKE_TENANTS
+from tirek.messaging.streams import INTAKE_PERSONS, INTAKE_REFERRALS, INTAKE_TENANTS
 
 
 def register_handlers(
@@ -25,15 +26,20 @@ def register_handlers(
     *,
     naming: Naming,
     sessions: async_sessionmaker[AsyncSession],
-    keys: KeyProvider,
+    keyring: Keyring,
     clock: Callable[[], datetime],
 ) -> None:
-    saga = ReferralSaga(sessions=sessions, keys=keys, clock=clock)
+    saga = ReferralSaga(sessions=sessions, keyring=keyring, clock=clock)
 
     @subscriber(broker, naming, INTAKE_REFERRALS)
     async def on_referral_event(envelope: Envelope) -> None:
         # Share packages on referral.approved, linked cases on referral.accepted.
         await saga.handle(envelope)
+
+    @subscriber(broker, naming, INTAKE_PERSONS)
+    async def on_person_event(envelope: Envelope) -> None:
+        # A person erased by a sender: clear the copies in receivers' linked cases.
+        await on_person_erased(envelope, sessions=sessions, keyring=keyring)
 
     @subscriber(broker, naming, INTAKE_TENANTS)
     async def on_tenant_event(envelope: Envelope) -> None:
@@ -44,3 +50,6 @@ def register_handlers(
         async with UnitOfWork(sessions, None) as session:
             if await first_delivery(session, consumer=INTAKE_TENANTS.name, event_id=envelope.id):
                 await apply_tenant_event(session, payload)
+        if isinstance(payload, TenantOnboarded):
+            # The NGO's data keys exist before its first request (created once; idempotent).
+            await keyring.keys(payload.tenant_id)

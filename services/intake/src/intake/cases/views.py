@@ -18,7 +18,7 @@ from intake.cases.schemas import (
     CaseSummary,
     DuplicateHint,
 )
-from intake.deps import CaseManager, CaseWorker, Keys, TenantWork, Today
+from intake.deps import CaseManager, CaseWorker, KeyringDep, TenantWork, Today
 from tirek.events.intake import CaseCategory, CaseStatus, TrmStage
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
 async def register_case(
-    data: CaseIn, principal: CaseWorker, work: TenantWork, today: Today, keys: Keys
+    data: CaseIn, principal: CaseWorker, work: TenantWork, today: Today, keyring: KeyringDep
 ) -> CaseOut:
     """Register a person and open their case. Publishes ``case.registered``.
 
@@ -34,7 +34,7 @@ async def register_case(
     name in any alphabet or spelling, or the same document number. Nothing is merged."""
     async with work() as session:
         case = await service.register(
-            session=session, principal=principal, data=data, today=today, keys=keys
+            session=session, principal=principal, data=data, today=today, keyring=keyring
         )
         duplicates = await service.possible_duplicates(session=session, case=case)
         out = CaseOut.model_validate(case)
@@ -46,7 +46,7 @@ async def register_case(
 async def list_cases(
     principal: CaseWorker,
     work: TenantWork,
-    keys: Keys,
+    keyring: KeyringDep,
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     category: CaseCategory | None = None,
     trm_stage: TrmStage | None = None,
@@ -70,7 +70,7 @@ async def list_cases(
             filters=filters,
             cursor=cursor,
             limit=limit,
-            keys=keys,
+            keyring=keyring,
             tenant=principal.tenant_id,
         )
         return CasePage(
@@ -79,29 +79,43 @@ async def list_cases(
 
 
 @router.get("/{case_id}", response_model=CaseOut)
-async def read_case(case_id: uuid.UUID, principal: CaseWorker, work: TenantWork) -> CaseOut:
+async def read_case(
+    case_id: uuid.UUID, principal: CaseWorker, work: TenantWork, keyring: KeyringDep
+) -> CaseOut:
     async with work() as session:
-        return CaseOut.model_validate(await service.get(session=session, case_id=case_id))
+        case = await service.read(session=session, case_id=case_id, keyring=keyring)
+        return CaseOut.model_validate(case)
 
 
 @router.patch("/{case_id}", response_model=CaseOut)
 async def update_case(
-    case_id: uuid.UUID, patch: CasePatch, principal: CaseWorker, work: TenantWork, keys: Keys
+    case_id: uuid.UUID,
+    patch: CasePatch,
+    principal: CaseWorker,
+    work: TenantWork,
+    keyring: KeyringDep,
 ) -> CaseOut:
     """Change fields of a case or its person. Reassigning (``assigned_to``) is for case
     managers. Publishes ``case.updated``."""
     async with work() as session:
         case = await service.update(
-            session=session, principal=principal, case_id=case_id, patch=patch, keys=keys
+            session=session, principal=principal, case_id=case_id, patch=patch, keyring=keyring
         )
         return CaseOut.model_validate(case)
 
 
 @router.post("/{case_id}/close", response_model=CaseOut)
 async def close_case(
-    case_id: uuid.UUID, data: CaseClose, principal: CaseManager, work: TenantWork, today: Today
+    case_id: uuid.UUID,
+    data: CaseClose,
+    principal: CaseManager,
+    work: TenantWork,
+    today: Today,
+    keyring: KeyringDep,
 ) -> CaseOut:
     """Close a case (case managers only). Publishes ``case.closed``."""
     async with work() as session:
-        case = await service.close(session=session, case_id=case_id, data=data, today=today)
+        case = await service.close(
+            session=session, case_id=case_id, data=data, today=today, keyring=keyring
+        )
         return CaseOut.model_validate(case)

@@ -9,31 +9,35 @@ from fastapi import APIRouter, Body, Request, status
 
 from intake.consents import service
 from intake.consents.schemas import ConsentIn, ConsentOut, ConsentWithdrawal
-from intake.deps import CaseWorker, TenantWork
+from intake.deps import CaseWorker, KeyringDep, TenantWork
 
 router = APIRouter(prefix="/v1/cases/{case_id}/consents", tags=["consents"])
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConsentOut)
 async def give_consent(
-    case_id: uuid.UUID, data: ConsentIn, principal: CaseWorker, work: TenantWork
+    case_id: uuid.UUID,
+    data: ConsentIn,
+    principal: CaseWorker,
+    work: TenantWork,
+    keyring: KeyringDep,
 ) -> ConsentOut:
     """Record a consent: purpose, scope, who gave it, how, when, until when."""
     async with work() as session:
         consent = await service.give(
-            session=session, principal=principal, case_id=case_id, data=data
+            session=session, principal=principal, case_id=case_id, data=data, keyring=keyring
         )
         return ConsentOut.model_validate(consent)
 
 
 @router.get("", response_model=list[ConsentOut])
 async def list_consents(
-    case_id: uuid.UUID, principal: CaseWorker, work: TenantWork
+    case_id: uuid.UUID, principal: CaseWorker, work: TenantWork, keyring: KeyringDep
 ) -> list[ConsentOut]:
     async with work() as session:
         return [
             ConsentOut.model_validate(c)
-            for c in await service.list_for_case(session=session, case_id=case_id)
+            for c in await service.list_for_case(session=session, case_id=case_id, keyring=keyring)
         ]
 
 
@@ -44,6 +48,7 @@ async def withdraw_consent(
     request: Request,
     principal: CaseWorker,
     work: TenantWork,
+    keyring: KeyringDep,
     data: Annotated[ConsentWithdrawal | None, Body()] = None,
 ) -> ConsentOut:
     """Withdraw a consent. Publishes ``consent.withdrawn`` so every recipient purges its data."""
@@ -54,5 +59,6 @@ async def withdraw_consent(
             consent_id=consent_id,
             data=data or ConsentWithdrawal(),
             now=request.app.state.clock(),
+            keyring=keyring,
         )
         return ConsentOut.model_validate(consent)
