@@ -58,6 +58,11 @@ _AGE_BAND = (
     f"WHEN ({_AGE}) < 50 THEN '35-49' ELSE '50+' END"
 )
 
+# Constant SQL, no input in it.
+_SET_AGE_BANDS = (
+    f"UPDATE cases c SET age_band = {_AGE_BAND} FROM persons p WHERE p.id = c.person_id"  # noqa: S608
+)
+
 
 def upgrade() -> None:
     app_role = context.config.get_main_option("app_role")
@@ -75,9 +80,7 @@ def upgrade() -> None:
     op.add_column("persons", sa.Column("erased_at", sa.DateTime(timezone=True), nullable=True))
     op.execute("UPDATE persons SET birth_year = date_part('year', birth_date)::smallint")
     op.add_column("cases", sa.Column("age_band", sa.String(16), nullable=True))
-    op.execute(
-        f"UPDATE cases c SET age_band = {_AGE_BAND} FROM persons p WHERE p.id = c.person_id"
-    )
+    op.execute(_SET_AGE_BANDS)
     op.execute("UPDATE cases SET age_band = 'unknown' WHERE age_band IS NULL")
     op.alter_column("cases", "age_band", nullable=False)
 
@@ -99,7 +102,10 @@ def upgrade() -> None:
         sa.Column("shared_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.PrimaryKeyConstraint("referral_id", name=op.f("pk_shared_copies")),
     )
@@ -119,7 +125,10 @@ def upgrade() -> None:
         sa.Column("updated_by", sa.String(length=64), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.PrimaryKeyConstraint("tenant_id", name=op.f("pk_retention_policies")),
     )
@@ -134,7 +143,10 @@ def upgrade() -> None:
         sa.Column("referral_ids", postgresql.ARRAY(sa.Uuid()), nullable=False),
         sa.Column("tenant_id", sa.Uuid(), nullable=False),
         sa.Column(
-            "created_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False
+            "created_at",
+            sa.DateTime(timezone=True),
+            server_default=sa.text("now()"),
+            nullable=False,
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_erasures")),
         sa.UniqueConstraint("person_id", name=op.f("uq_erasures_person_id")),

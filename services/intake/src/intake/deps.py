@@ -48,9 +48,7 @@ CaseManager = Annotated[Principal, Depends(require_roles(Role.CASE_MANAGER))]
 #: Who sets the NGO's retention policy: its tenant administrators.
 TenantAdmin = Annotated[Principal, Depends(require_roles(Role.TENANT_ADMIN))]
 #: Who reads the retention policy and what it will erase: administrators and case managers.
-RetentionReader = Annotated[
-    Principal, Depends(require_roles(Role.TENANT_ADMIN, Role.CASE_MANAGER))
-]
+RetentionReader = Annotated[Principal, Depends(require_roles(Role.TENANT_ADMIN, Role.CASE_MANAGER))]
 Today = Annotated[date, Depends(get_today)]
 
 

@@ -116,9 +116,7 @@ def register_handlers(
         await keyring.keys(envelope.tenant)
         # Only an NGO that is a party to a referral purges it: act as the erasing NGO.
         async with UnitOfWork(sessions, envelope.tenant) as session:
-            if await first_delivery(
-                session, consumer=REFERRAL_PERSONS.name, event_id=envelope.id
-            ):
+            if await first_delivery(session, consumer=REFERRAL_PERSONS.name, event_id=envelope.id):
                 await purge_for_erased_person(
                     session=session,
                     keyring=keyring,

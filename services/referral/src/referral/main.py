@@ -13,11 +13,11 @@ from fastapi import FastAPI
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 
+from referral import privacy
 from referral.deadlines.service import scan_deadlines
 from referral.directory import views as directory_views
 from referral.flows import announce_overdue
 from referral.handlers import register_handlers
-from referral import privacy
 from referral.messages import views as message_views
 from referral.referrals import views as referral_views
 from referral.returns import views as return_views

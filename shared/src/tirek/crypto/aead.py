@@ -40,7 +40,13 @@ class FieldRef:
 
     def associated_data(self) -> bytes:
         return b"\x00".join(
-            (_AAD, self.tenant.bytes, self.table.encode(), str(self.row).encode(), self.field.encode())
+            (
+                _AAD,
+                self.tenant.bytes,
+                self.table.encode(),
+                str(self.row).encode(),
+                self.field.encode(),
+            )
         )
 
     def __str__(self) -> str:

@@ -22,6 +22,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -60,7 +61,7 @@ class RotationReport:
     destroyed: list[int]
 
 
-def _behind(model: type, tenant: uuid.UUID, version: int, *, plaintext_only: bool) -> list[object]:
+def _behind(model: type, tenant: uuid.UUID, version: int, *, plaintext_only: bool) -> list[Any]:
     owner = getattr(model, model.__key_owner__)  # type: ignore[attr-defined]
     column = model.key_version  # type: ignore[attr-defined]
     stale = column.is_(None) if plaintext_only else or_(column.is_(None), column != version)
@@ -108,7 +109,7 @@ async def reseal_tenant(
                     where = _behind(
                         spec.model, tenant, keys.current_version, plaintext_only=plaintext_only
                     )
-                    rows = list(
+                    rows: list[Any] = list(
                         (
                             await session.scalars(
                                 select(spec.model)
@@ -145,9 +146,7 @@ async def rotate_tenant(
     """Re-encrypt ``tenant``'s data under a new data key and destroy the old one (see module)."""
     await keyring.keys(tenant)  # a tenant without keys gets its first ones
     async with UnitOfWork(sessions, tenant) as session:
-        version, created_at, created = await store.begin_rotation(
-            session, keyring.provider, tenant
-        )
+        version, created_at, created = await store.begin_rotation(session, keyring.provider, tenant)
     keyring.forget(tenant)
     waited = (datetime.now(UTC) - created_at).total_seconds()
     if waited < settle:

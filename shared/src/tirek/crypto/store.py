@@ -23,7 +23,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert
@@ -60,7 +60,7 @@ RETIRING: Final = "retiring"
 crypto_metadata = sa.MetaData()
 
 
-def _columns() -> list[sa.Column[object]]:
+def _columns() -> list[sa.Column[Any]]:
     return [
         sa.Column("tenant_id", sa.Uuid(), primary_key=True),
         sa.Column("purpose", sa.String(16), primary_key=True),
@@ -141,9 +141,7 @@ async def stored_keys(session: AsyncSession, tenant: uuid.UUID) -> list[StoredKe
 
 
 def _row(provider: KeyProvider, tenant: uuid.UUID, purpose: str, version: int) -> dict[str, object]:
-    wrapped = provider.wrap(
-        secrets.token_bytes(32), context=wrap_context(tenant, purpose, version)
-    )
+    wrapped = provider.wrap(secrets.token_bytes(32), context=wrap_context(tenant, purpose, version))
     return {
         "tenant_id": tenant,
         "purpose": purpose,
@@ -154,7 +152,9 @@ def _row(provider: KeyProvider, tenant: uuid.UUID, purpose: str, version: int) -
     }
 
 
-async def create_first_keys(session: AsyncSession, provider: KeyProvider, tenant: uuid.UUID) -> None:
+async def create_first_keys(
+    session: AsyncSession, provider: KeyProvider, tenant: uuid.UUID
+) -> None:
     """Give ``tenant`` its first data key and its blind-index key unless it has them.
 
     Safe against a concurrent creator: the first to commit wins and the other's rows are
@@ -174,11 +174,7 @@ async def begin_rotation(
     Resumable: when a rotation is already under way (a ``retiring`` key exists), nothing is
     created. Returns (the active version, when it was created, whether this call created it).
     """
-    keys = [
-        k
-        for k in await _locked_data_keys(session, tenant)
-        if k.purpose == DATA
-    ]
+    keys = [k for k in await _locked_data_keys(session, tenant) if k.purpose == DATA]
     active = next((k for k in keys if k.state == ACTIVE), None)
     if active is None:
         raise LookupError(f"tenant {tenant} has no data key to rotate")

@@ -204,9 +204,7 @@ class ReferralPackagePurged(ReferralFacts):
     source = SOURCE
 
     consent_id: uuid.UUID
-    reason: str = Field(
-        "consent_withdrawn", description="consent_withdrawn | person_erased"
-    )
+    reason: str = Field("consent_withdrawn", description="consent_withdrawn | person_erased")
 
 
 # ----------------------------------------------------------------------------- returns

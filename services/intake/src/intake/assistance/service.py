@@ -79,9 +79,7 @@ async def list_for_case(
     return records
 
 
-async def of_cases(
-    *, session: AsyncSession, case_ids: list[uuid.UUID]
-) -> list[AssistanceRecord]:
+async def of_cases(*, session: AsyncSession, case_ids: list[uuid.UUID]) -> list[AssistanceRecord]:
     """The assistance records of ``case_ids`` in the order given (still sealed)."""
     rows = await session.scalars(
         select(AssistanceRecord)

@@ -102,7 +102,9 @@ async def erase_person(
     )
 
     copies = await session.scalars(select(SharedCopy).where(SharedCopy.case_id.in_(case_ids)))
-    shares = [ErasedShare(referral_id=c.referral_id, receiver_tenant=c.receiver_tenant) for c in copies]
+    shares = [
+        ErasedShare(referral_id=c.referral_id, receiver_tenant=c.receiver_tenant) for c in copies
+    ]
     # A linked case: the package it came from is held for this NGO by the referral service.
     shares += [
         ErasedShare(referral_id=case.origin_referral_id, receiver_tenant=tenant)

@@ -54,7 +54,9 @@ async def export_person(
                     "assistance": [
                         AssistanceOut.model_validate(r) for r in records if r.case_id == case.id
                     ],
-                    "consents": [ConsentOut.model_validate(c) for c in given if c.case_id == case.id],
+                    "consents": [
+                        ConsentOut.model_validate(c) for c in given if c.case_id == case.id
+                    ],
                 }
             )
             for case in cases

@@ -91,7 +91,9 @@ async def rotate(
     )
 
 
-async def rewrap(sessions: async_sessionmaker[AsyncSession], keyring: Keyring) -> dict[uuid.UUID, int]:
+async def rewrap(
+    sessions: async_sessionmaker[AsyncSession], keyring: Keyring
+) -> dict[uuid.UUID, int]:
     """Every NGO's stored keys re-wrapped under the current master key."""
     return await rewrap_tenants(sessions, keyring.provider, await tenants(sessions))
 

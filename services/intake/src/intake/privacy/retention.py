@@ -75,7 +75,9 @@ async def due(*, session: AsyncSession, tenant: uuid.UUID, today: date) -> list[
     for person_id, case_ids, numbers, last_closed in rows:
         due_on = years_after(last_closed, policy.erase_after_years)
         if due_on <= today:
-            found.append(DueErasure(person_id, sorted(case_ids), sorted(numbers), last_closed, due_on))
+            found.append(
+                DueErasure(person_id, sorted(case_ids), sorted(numbers), last_closed, due_on)
+            )
     return sorted(found, key=lambda d: (d.due_on, str(d.person_id)))
 
 

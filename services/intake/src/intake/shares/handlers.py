@@ -52,7 +52,9 @@ class ReferralSaga:
             await self.on_accepted(envelope, payload)
 
     async def on_approved(self, envelope: Envelope, approved: ReferralApproved) -> None:
-        await self._keyring.keys(approved.sender_tenant)  # before the transaction holds a connection
+        await self._keyring.keys(
+            approved.sender_tenant
+        )  # before the transaction holds a connection
         async with UnitOfWork(self._sessions, approved.sender_tenant) as session:
             if not await first_delivery(
                 session, consumer=INTAKE_REFERRALS.name, event_id=envelope.id

@@ -142,7 +142,12 @@ async def approve_referral(
 
 @router.post("/{referral_id}/accept", response_model=ReferralOut)
 async def accept_referral(
-    referral_id: uuid.UUID, data: AcceptIn, principal: Staff, work: TenantWork, now: Now, keyring: KeyringDep
+    referral_id: uuid.UUID,
+    data: AcceptIn,
+    principal: Staff,
+    work: TenantWork,
+    now: Now,
+    keyring: KeyringDep,
 ) -> ReferralOut:
     """The receiving NGO accepts, naming its responsible caseworker."""
     async with work() as session:
@@ -156,7 +161,12 @@ async def accept_referral(
 
 @router.post("/{referral_id}/decline", response_model=ReferralOut)
 async def decline_referral(
-    referral_id: uuid.UUID, data: DeclineIn, principal: Staff, work: TenantWork, now: Now, keyring: KeyringDep
+    referral_id: uuid.UUID,
+    data: DeclineIn,
+    principal: Staff,
+    work: TenantWork,
+    now: Now,
+    keyring: KeyringDep,
 ) -> ReferralOut:
     """The receiving NGO declines, with a reason from the list and a note."""
     async with work() as session:
@@ -189,7 +199,12 @@ async def start_referral(
 
 @router.post("/{referral_id}/complete", response_model=ReferralOut)
 async def complete_referral(
-    referral_id: uuid.UUID, data: CompleteIn, principal: Staff, work: TenantWork, now: Now, keyring: KeyringDep
+    referral_id: uuid.UUID,
+    data: CompleteIn,
+    principal: Staff,
+    work: TenantWork,
+    now: Now,
+    keyring: KeyringDep,
 ) -> ReferralOut:
     """The receiving NGO records the outcome of every requested service and completes."""
     async with work() as session:
@@ -203,7 +218,12 @@ async def complete_referral(
 
 @router.post("/{referral_id}/cancel", response_model=ReferralOut)
 async def cancel_referral(
-    referral_id: uuid.UUID, data: CancelIn, principal: Staff, work: TenantWork, now: Now, keyring: KeyringDep
+    referral_id: uuid.UUID,
+    data: CancelIn,
+    principal: Staff,
+    work: TenantWork,
+    now: Now,
+    keyring: KeyringDep,
 ) -> ReferralOut:
     """Either NGO cancels, with a reason, before completion."""
     async with work() as session:

@@ -156,9 +156,7 @@ async def update(
     keyring: Keyring,
 ) -> ReturnPlan:
     referral = await _referral(session, principal, referral_id)
-    plan = await get(
-        session=session, principal=principal, referral_id=referral.id, keyring=keyring
-    )
+    plan = await get(session=session, principal=principal, referral_id=referral.id, keyring=keyring)
     if plan.arrived_on is not None:
         raise Conflict(
             "The person has arrived: the return plan is closed.",
@@ -215,9 +213,7 @@ async def arrived(
 ) -> ReturnPlan:
     """The receiving NGO confirms the person arrived."""
     referral = await _referral(session, principal, referral_id)
-    plan = await get(
-        session=session, principal=principal, referral_id=referral.id, keyring=keyring
-    )
+    plan = await get(session=session, principal=principal, referral_id=referral.id, keyring=keyring)
     if referral.receiver_tenant != principal.tenant_id:
         raise Forbidden(
             "Only the receiving NGO confirms an arrival.",
