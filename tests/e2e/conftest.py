@@ -15,7 +15,7 @@ from tirek.localstack.stack import Stack
 from tirek.messaging.naming import Naming
 
 #: The services the end-to-end suite drives.
-SERVICES = ("intake", "referral", "notification")
+SERVICES = ("intake", "referral", "notification", "reporting")
 
 
 @pytest.fixture(scope="package")
