@@ -359,7 +359,7 @@ class ShareRefused(Contract):
     case_id: uuid.UUID
     reason: str = Field(
         description="case_not_found | consent_not_found | consent_withdrawn | consent_expired | "
-        "consent_purpose | consent_recipient | consent_scope"
+        "consent_purpose | consent_recipient | consent_scope | person_erased"
     )
 
 
