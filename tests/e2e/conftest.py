@@ -44,6 +44,7 @@ def platform(
             issuer = f"{urls['issuer']}realms/tirek"
             urls["seeded"] = str(asyncio.run(seed_intake(urls["intake"], issuer, cases_per_ngo=3)))
             urls["namespace"] = env["TIREK_NAMESPACE"]
+            urls["home"] = str(home)
             yield urls
         finally:
             stack.stop()

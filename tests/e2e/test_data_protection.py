@@ -5,6 +5,9 @@ the sending NGO is purged from every copy while the reports stay as they were.""
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -223,3 +226,48 @@ def test_an_erased_person_is_purged_everywhere_and_the_reports_stay(
         assert not [r for r in rows["share_packages"] if rid in r], "the package is still stored"
 
     asyncio.run(run())
+
+
+def command(*args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, *args], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, f"{' '.join(args)}: {done.stderr[-2000:]}"
+    return done.stdout
+
+
+def test_the_master_key_file_rotates_under_the_running_platform(demo: dict[str, str]) -> None:
+    home = demo["home"]
+    key_file = f"{home}/keys/master.key"
+
+    def status(service: str) -> dict[str, int]:
+        out = command("-m", "tirek.localstack", "--home", home, "exec", service, "keys", "status")
+        return dict(json.loads(out))
+
+    old = set(status("intake"))
+    assert len(old) == 1, f"the demo's keys are not all under one master key: {old}"
+    rotated = command("-m", "tirek.crypto", "rotate-master-file", "--file", key_file)
+    for service in ("intake", "referral"):
+        command("-m", "tirek.localstack", "--home", home, "exec", service, "keys", "rewrap")
+        now = status(service)
+        assert set(now).isdisjoint(old), f"{service}: keys still wrapped by the old master key"
+    (old_id,) = old
+    assert old_id in rotated
+    command("-m", "tirek.crypto", "retire-master-file", old_id, "--file", key_file)
+
+    async def still_served() -> None:
+        async with httpx.AsyncClient(timeout=30) as client:
+            api = Api(client, f"{demo['issuer']}realms/tirek")
+            page = await api.ok("tld-caseworker", "GET", f"{demo['intake']}/v1/cases?limit=5")
+            for item in page["items"]:
+                await api.ok("tld-caseworker", "GET", f"{demo['intake']}/v1/cases/{item['id']}")
+            incoming = await api.ok(
+                "nuk-caseworker", "GET", f"{demo['referral']}/v1/referrals?direction=incoming"
+            )
+            for referral in incoming["items"]:
+                seen = await api.ok(
+                    "nuk-caseworker", "GET", f"{demo['referral']}/v1/referrals/{referral['id']}"
+                )
+                assert seen["package"] is None or seen["package"]["data"] is not None
+
+    asyncio.run(still_served())
