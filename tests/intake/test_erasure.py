@@ -179,3 +179,23 @@ async def test_a_bad_erasure_request_is_refused_and_erases_nothing(
     assert await _row_counts(intake) == before, f"{name}: rows were written"
     still = await intake.client.get(f"/v1/cases/{case['id']}", headers=await auth("akt-caseworker"))
     assert still.json()["person"]["first_name"] == PERSON["first_name"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("GET", "/v1/persons/Q7X/export"), ("POST", "/v1/persons/Q7X/erasure")],
+)
+async def test_a_person_id_that_is_no_id_is_refused_with_a_problem(
+    intake: Intake, auth: Auth, method: str, path: str
+) -> None:
+    before = await _row_counts(intake)
+    response = await intake.client.request(
+        method,
+        path,
+        headers=await auth("akt-manager"),
+        **({"json": {"confirm_person_id": str(uuid.uuid4())}} if method == "POST" else {}),
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert "Q7X" not in response.text
+    assert await _row_counts(intake) == before

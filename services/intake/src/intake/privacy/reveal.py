@@ -1,8 +1,9 @@
 """Reading personal data: the only functions that decrypt a record for a reader.
 
 Every API answer, export and share package that shows a person's data, a note or a guardian's
-name opens its records here; nothing else calls :func:`tirek.crypto.open_record`. An access
-log of who read which case's personal data, when and why belongs in these functions.
+name opens its records here. The only other caller of :func:`tirek.crypto.open_record` is
+re-encryption (:mod:`intake.privacy.keys`), which shows no value to anyone. An access log of
+who read which case's personal data, when and why belongs in these functions.
 """
 
 from __future__ import annotations
