@@ -244,6 +244,10 @@ def test_the_master_key_file_rotates_under_the_running_platform(demo: dict[str, 
         out = command("-m", "tirek.localstack", "--home", home, "exec", service, "keys", "status")
         return dict(json.loads(out))
 
+    dry_run = command(
+        "-m", "tirek.localstack", "--home", home, "exec", "intake", "retention", "--dry-run"
+    )
+    assert json.loads(dry_run) == {"dry_run": True, "erased": {}}, "no NGO of the demo has a policy"
     old = set(status("intake"))
     assert len(old) == 1, f"the demo's keys are not all under one master key: {old}"
     rotated = command("-m", "tirek.crypto", "rotate-master-file", "--file", key_file)
