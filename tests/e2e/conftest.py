@@ -15,7 +15,7 @@ from tirek.localstack.stack import Stack
 from tirek.messaging.naming import Naming
 
 #: The services the end-to-end suite drives.
-SERVICES = ("intake", "referral", "notification")
+SERVICES = ("intake", "referral", "notification", "reporting")
 
 
 @pytest.fixture(scope="package")
@@ -44,6 +44,7 @@ def platform(
             issuer = f"{urls['issuer']}realms/tirek"
             urls["seeded"] = str(asyncio.run(seed_intake(urls["intake"], issuer, cases_per_ngo=3)))
             urls["namespace"] = env["TIREK_NAMESPACE"]
+            urls["home"] = str(home)
             yield urls
         finally:
             stack.stop()

@@ -90,7 +90,7 @@ async def intake(
     pg_admin_dsn: str,
 ) -> AsyncIterator[Intake]:
     await asyncio.to_thread(upgrade, intake_settings)
-    app = create_app(intake_settings)
+    app = create_app(intake_settings, run_retention=False)
     admin_url = make_url(pg_admin_dsn).set(drivername="postgresql+asyncpg", database=intake_db.name)
     admin_engine = create_async_engine(admin_url, pool_size=2)
     async with app.router.lifespan_context(app):

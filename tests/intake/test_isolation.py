@@ -34,25 +34,6 @@ OTHER_NGOS_STAFF = tuple(
 )
 #: Users without case access, whatever their NGO: AKT's own administrator included.
 NO_CASE_ACCESS = ("coordinator", "platform-admin", "akt-admin", "osh-admin")
-#: Endpoints with other users than case staff: who may call them (by the demo users' role
-#: suffix), and who of the demo users is refused there instead of NO_CASE_ACCESS.
-ALLOWED: dict[tuple[str, str], tuple[str, ...]] = {
-    # An NGO's administrators and case managers read its access log; caseworkers do not.
-    ("GET", "/v1/access-log"): ("manager", "admin"),
-}
-REFUSED: dict[tuple[str, str], tuple[str, ...]] = {
-    ("GET", "/v1/access-log"): (
-        "coordinator",
-        "platform-admin",
-        "akt-caseworker",
-        "osh-caseworker",
-    ),
-}
-
-
-def may_call(user: str, operation: tuple[str, str]) -> bool:
-    """Whether an NGO's ``user`` (``osh-manager``) holds a role the endpoint admits."""
-    return user.rsplit("-", 1)[-1] in ALLOWED.get(operation, ("caseworker", "manager"))
 
 
 @dataclass(frozen=True)
@@ -122,7 +103,34 @@ EXAMPLES: dict[tuple[str, str], Body] = {
         "decision": "dismissed"
     },
     ("GET", "/v1/access-log"): lambda akt: None,
+    ("POST", "/v1/persons/{person_id}/erasure"): lambda akt: {"confirm_person_id": akt.person_id},
+    ("GET", "/v1/persons/{person_id}/export"): lambda akt: None,
+    ("GET", "/v1/retention-policy"): lambda akt: None,
+    ("PUT", "/v1/retention-policy"): lambda akt: {"erase_after_years": 7},
+    ("GET", "/v1/retention-policy/due"): lambda akt: None,
 }
+
+#: Endpoints not for every member of case staff, and the roles that may call them. Every other
+#: endpoint is for caseworkers and case managers.
+ROLES: dict[tuple[str, str], tuple[str, ...]] = {
+    ("POST", "/v1/cases/{case_id}/close"): ("manager",),
+    ("POST", "/v1/persons/{person_id}/erasure"): ("manager",),
+    ("GET", "/v1/retention-policy"): ("manager", "admin"),
+    ("GET", "/v1/retention-policy/due"): ("manager", "admin"),
+    ("PUT", "/v1/retention-policy"): ("admin",),
+    # An NGO's administrators and case managers read its access log; caseworkers do not.
+    ("GET", "/v1/access-log"): ("manager", "admin"),
+}
+
+
+def role_of(user: str) -> str:
+    """The role of a demo user: ``akt-manager`` -> ``manager``; coordinators and platform
+    administrators belong to no NGO's staff."""
+    return user if user in ("coordinator", "platform-admin") else user.rsplit("-", 1)[1]
+
+
+def allowed(user: str, operation: tuple[str, str]) -> bool:
+    return role_of(user) in ROLES.get(operation, ("caseworker", "manager"))
 
 
 def v1_operations(intake: Intake) -> list[tuple[str, str]]:
@@ -292,8 +300,8 @@ async def test_another_ngo_gets_not_found_for_every_record_of_akt_and_changes_no
         for operation in operations:
             what = f"{user}: {' '.join(operation)} with AKT's ids"
             response = await call(intake, operation, akt, headers)
-            if operation[1].endswith("/close") and user.endswith("-caseworker"):
-                assert_problem(response, 403, what)  # closing is for managers, before all else
+            if not allowed(user, operation):
+                assert_problem(response, 403, what)  # the role is checked before all else
                 continue
             assert_problem(response, 404, what)
             # A record of another NGO looks exactly like one that does not exist.
@@ -328,10 +336,9 @@ async def test_lists_show_another_ngo_none_of_akts_records(
     for user in OTHER_NGOS_STAFF + other_admins:
         headers = await auth(user)
         for method, path in lists:
-            response = await intake.client.request(method, f"{path}?limit=200", headers=headers)
-            if not may_call(user, (method, path)):
-                assert_problem(response, 403, f"{user}: {path}")
+            if not allowed(user, (method, path)):
                 continue
+            response = await intake.client.request(method, f"{path}?limit=200", headers=headers)
             assert response.status_code == 200, f"{user}: {path}: {response.text[:300]}"
             leaked = [i for i in akt_ids if i in response.text]
             assert not leaked, f"{user} sees AKT's records in {path}: {leaked}"
@@ -357,16 +364,43 @@ async def test_records_created_by_another_ngo_belong_to_that_ngo_only(
     )
 
 
-async def test_roles_without_case_access_are_refused_on_every_endpoint(
+async def test_roles_without_access_are_refused_on_every_endpoint(
     intake: Intake, auth: Auth, akt: AktRecords
 ) -> None:
     operations = v1_operations(intake)
     counts_before = await all_row_counts(intake)
-    for operation in operations:
-        for user in REFUSED.get(operation, NO_CASE_ACCESS):
-            response = await call(intake, operation, akt, await auth(user))
+    refused = 0
+    for user in (*NO_CASE_ACCESS, "akt-caseworker", "akt-manager"):
+        headers = await auth(user)
+        for operation in operations:
+            if allowed(user, operation):
+                continue
+            response = await call(intake, operation, akt, headers)
             assert_problem(response, 403, f"{user}: {' '.join(operation)}")
+            refused += 1
+    assert refused > 3 * len(operations), "fewer refusals than roles without access"
     assert await all_row_counts(intake) == counts_before, "refused requests wrote rows"
+
+
+async def test_a_retention_policy_is_the_ngos_own(intake: Intake, auth: Auth) -> None:
+    set_akt = await intake.client.put(
+        "/v1/retention-policy", json={"erase_after_years": 9}, headers=await auth("akt-admin")
+    )
+    assert set_akt.status_code == 200, set_akt.text
+    set_osh = await intake.client.put(
+        "/v1/retention-policy", json={"erase_after_years": 3}, headers=await auth("osh-admin")
+    )
+    assert set_osh.status_code == 200, set_osh.text
+    for user, years in (("akt-manager", 9), ("osh-admin", 3), ("akt-admin", 9)):
+        response = await intake.client.get("/v1/retention-policy", headers=await auth(user))
+        assert response.status_code == 200, response.text
+        assert response.json()["erase_after_years"] == years, f"{user} sees another NGO's policy"
+    # Put back what the other tests expect: no automatic erasure.
+    for user in ("akt-admin", "osh-admin"):
+        response = await intake.client.put(
+            "/v1/retention-policy", json={"erase_after_years": None}, headers=await auth(user)
+        )
+        assert response.status_code == 200, response.text
 
 
 @pytest.mark.parametrize(

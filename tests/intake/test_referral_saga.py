@@ -471,6 +471,6 @@ async def test_a_receiver_intake_does_not_know_is_an_error_so_the_acceptance_is_
                 accepted=accepted(event),
                 package={"first_name": "X", "sex": "unknown"},
                 today=datetime.now(UTC).date(),
-                keys=intake.app.state.keys,
+                keyring=intake.app.state.keyring,
             )
     assert await intake.count("cases", "origin_referral_id = :r", r=event.referral_id) == 0

@@ -112,5 +112,19 @@ async def test_persons_registered_before_the_indexes_are_found_after_a_reindex(
             {"id": uuid.UUID(case["person"]["id"])},
         )
     assert case["id"] not in await search(intake, auth, "jal-caseworker", name="Sherzod Urokov")
-    assert await reindex(intake.app.state.sessions, intake.app.state.keys) >= 1
+    assert await reindex(intake.app.state.sessions, intake.app.state.keyring) >= 1
     assert case["id"] in await search(intake, auth, "jal-caseworker", name="Sherzod Urokov")
+
+
+async def test_a_name_registered_in_latin_letters_is_found_by_its_cyrillic_spelling(
+    intake: Intake, auth
+) -> None:
+    case = await register(
+        intake,
+        auth,
+        "nuk-caseworker",
+        person(first_name="Sherzod", second_name="O'roqov", name_latin="Sherzod Urokov"),
+    )
+    for query in ("Ўроқов Шерзод", "Шерзод Уроков", "Urokov Sherzod"):
+        found = await search(intake, auth, "nuk-caseworker", name=query)
+        assert case["id"] in found, f"searching {query!r} did not find Sherzod O'roqov"

@@ -124,7 +124,7 @@ async def test_the_receiver_sees_the_opened_package_and_the_sender_sees_only_the
     assert as_sender.json()["state"] == "sent"
     assert as_sender.json()["package"] is None
     assert PACKAGE["second_name"] not in as_sender.text, "the sender was shown the package"
-    # Stored as received: sealed, never in clear text.
+    # Stored encrypted under the receiver's data key, never in clear text.
     async with referral.admin_engine.connect() as conn:
         from sqlalchemy import text
 
@@ -134,7 +134,7 @@ async def test_the_receiver_sees_the_opened_package_and_the_sender_sees_only_the
                 {"r": sent["id"]},
             )
         ).scalar_one()
-    assert stored.startswith("v1.") and PACKAGE["second_name"] not in stored
+    assert stored.startswith("tk1.") and PACKAGE["second_name"] not in stored
 
 
 async def test_the_creator_cannot_approve_their_own_referral(referral: ReferralService) -> None:

@@ -55,10 +55,15 @@ class ServiceSettings(BaseSettings):
     #: Minimum seconds between two JWKS refetches caused by an unknown ``kid``.
     jwks_refetch_interval: float = 30.0
 
-    #: Master key (base64, 32 bytes) for sealing data per tenant (tirek.crypto); when unset,
-    #: the local key file below is used (created on first use). Containers pass the key.
+    #: Master key (base64, 32 bytes) that wraps every tenant's data keys (tirek.crypto); when
+    #: unset, the local key file below is used (created on first use). Containers pass the key.
     master_key: str | None = None
     master_key_file: str = ".tirek/keys/master.key"
+    #: Further master keys that unwrap but never wrap (base64, comma-separated): the old one
+    #: while ``keys rewrap`` moves every data key to a new one, or the new one before a switch.
+    master_keys_accepted: str = ""
+    #: Seconds a service keeps a tenant's unwrapped keys before looking for a rotation's new one.
+    key_refresh_seconds: float = 60.0
 
     #: Log level of the JSON logs.
     log_level: str = "INFO"

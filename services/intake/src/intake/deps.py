@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import date
 from typing import Annotated
 
@@ -9,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tirek.auth import Principal, Role, require_roles
-from tirek.crypto import KeyProvider
+from tirek.crypto import KeyProvider, Keyring
 from tirek.db import UnitOfWork
 
 
@@ -28,12 +30,25 @@ def get_keys(request: Request) -> KeyProvider:
     return keys
 
 
-#: The key provider for sealing and blind indexes.
+def get_keyring(request: Request) -> Keyring:
+    keyring: Keyring = request.app.state.keyring
+    return keyring
+
+
+#: The master-key provider (sealing share packages for their trip).
 Keys = Annotated[KeyProvider, Depends(get_keys)]
+#: Every NGO's data keys and blind-index keys (encryption at rest, search).
+KeyringDep = Annotated[Keyring, Depends(get_keyring)]
+
+Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 
 #: Who may read and write an NGO's cases: its caseworkers and case managers, nobody else.
 CaseWorker = Annotated[Principal, Depends(require_roles(Role.CASEWORKER, Role.CASE_MANAGER))]
 CaseManager = Annotated[Principal, Depends(require_roles(Role.CASE_MANAGER))]
+#: Who sets the NGO's retention policy: its tenant administrators.
+TenantAdmin = Annotated[Principal, Depends(require_roles(Role.TENANT_ADMIN))]
+#: Who reads the retention policy and what it will erase: administrators and case managers.
+RetentionReader = Annotated[Principal, Depends(require_roles(Role.TENANT_ADMIN, Role.CASE_MANAGER))]
 Today = Annotated[date, Depends(get_today)]
 
 
@@ -41,22 +56,32 @@ class Work:
     """Opens the use case's unit of work, scoped to the caller's tenant.
 
     Views write ``async with work() as session:`` and build their response inside the block,
-    so the transaction has committed before the client hears of success.
+    so the transaction has committed before the client hears of success. The NGO's keys are
+    made ready first, on a connection of their own: a use case never waits for a second
+    connection while it holds one (a pool of N would otherwise jam under N requests).
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], principal: Principal) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], principal: Principal, keyring: Keyring
+    ) -> None:
         self._sessions = sessions
         self._principal = principal
+        self._keyring = keyring
 
-    def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions, self._principal.tenant_id)
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        await self._keyring.keys(self._principal.tenant_id)
+        await self._keyring.consortium()  # partner hints on registration and update
+        async with UnitOfWork(self._sessions, self._principal.tenant_id) as session:
+            yield session
 
 
 def _work(
     principal: CaseWorker,
     sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
+    keyring: Annotated[Keyring, Depends(get_keyring)],
 ) -> Work:
-    return Work(sessions, principal)
+    return Work(sessions, principal, keyring)
 
 
 #: The request's unit of work factory, scoped to the caller's tenant.

@@ -9,10 +9,11 @@ from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake.partners.handlers import apply_agreement_event
+from intake.privacy.handlers import on_person_erased
 from intake.shares.handlers import ReferralSaga
 from intake.tenants.handlers import apply_tenant_event
 from intake.tenants.offboarding import TENANT_DATA
-from tirek.crypto import KeyProvider
+from tirek.crypto import Keyring
 from tirek.db import UnitOfWork
 from tirek.db.erasure import erase_tenant
 from tirek.events import Envelope
@@ -27,7 +28,12 @@ from tirek.events.admin import (
 from tirek.messaging.broker import subscriber
 from tirek.messaging.inbox import first_delivery
 from tirek.messaging.naming import Naming
-from tirek.messaging.streams import INTAKE_AGREEMENTS, INTAKE_REFERRALS, INTAKE_TENANTS
+from tirek.messaging.streams import (
+    INTAKE_AGREEMENTS,
+    INTAKE_PERSONS,
+    INTAKE_REFERRALS,
+    INTAKE_TENANTS,
+)
 
 
 def register_handlers(
@@ -35,10 +41,10 @@ def register_handlers(
     *,
     naming: Naming,
     sessions: async_sessionmaker[AsyncSession],
-    keys: KeyProvider,
+    keyring: Keyring,
     clock: Callable[[], datetime],
 ) -> None:
-    saga = ReferralSaga(sessions=sessions, keys=keys, clock=clock)
+    saga = ReferralSaga(sessions=sessions, keyring=keyring, clock=clock)
 
     @subscriber(broker, naming, INTAKE_REFERRALS)
     async def on_referral_event(envelope: Envelope) -> None:
@@ -55,6 +61,11 @@ def register_handlers(
             if await first_delivery(session, consumer=INTAKE_AGREEMENTS.name, event_id=envelope.id):
                 await apply_agreement_event(session, payload, at=envelope.time)
 
+    @subscriber(broker, naming, INTAKE_PERSONS)
+    async def on_person_event(envelope: Envelope) -> None:
+        # A person erased by a sender: clear the copies in receivers' linked cases.
+        await on_person_erased(envelope, sessions=sessions, keyring=keyring)
+
     @subscriber(broker, naming, INTAKE_TENANTS)
     async def on_tenant_event(envelope: Envelope) -> None:
         payload = envelope.payload()
@@ -64,7 +75,10 @@ def register_handlers(
                 if await first_delivery(
                     session, consumer=INTAKE_TENANTS.name, event_id=envelope.id
                 ):
+                    # Its data keys go too: whatever ciphertext of it remains (backups)
+                    # is unreadable from now on.
                     await erase_tenant(session, payload.tenant_id, TENANT_DATA)
+            keyring.forget(payload.tenant_id)
             return
         if not isinstance(payload, TenantOnboarded | TenantSuspended | TenantReactivated):
             return
@@ -72,3 +86,6 @@ def register_handlers(
         async with UnitOfWork(sessions, None) as session:
             if await first_delivery(session, consumer=INTAKE_TENANTS.name, event_id=envelope.id):
                 await apply_tenant_event(session, payload)
+        if isinstance(payload, TenantOnboarded):
+            # The NGO's data keys exist before its first request (created once; idempotent).
+            await keyring.keys(payload.tenant_id)

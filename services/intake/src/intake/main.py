@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -18,10 +21,14 @@ from intake.consents import views as consent_views
 from intake.contacts import views as contact_views
 from intake.duplicates import views as duplicate_views
 from intake.handlers import register_handlers
+from intake.models import Base
 from intake.persons import views as person_views
+from intake.privacy import keys as privacy_keys
+from intake.privacy import retention
+from intake.privacy import views as privacy_views
 from intake.settings import IntakeSettings, get_settings
 from intake.tenants.offboarding import TENANT_DATA
-from tirek.crypto import key_provider
+from tirek.crypto import Keyring, key_provider_for
 from tirek.db import create_engine, session_factory
 from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
@@ -30,6 +37,8 @@ from tirek.web.runtime import connected
 from tirek.web.tenant_export import tenant_export_router
 
 Clock = Callable[[], datetime]
+
+_log = logging.getLogger("intake")
 
 __all__ = ["assistance", "cases", "consents", "contacts", "create_app", "persons"]
 
@@ -44,19 +53,41 @@ def create_app(
     tracer_provider: TracerProvider | None = None,
     clock: Clock = _utc_now,
     run_relay: bool = True,
+    run_retention: bool = True,
 ) -> FastAPI:
     """Build intake. ``clock`` is injectable for tests; ``run_relay=False`` leaves publishing to
-    a test that drives the outbox relay itself."""
+    a test that drives the outbox relay itself, ``run_retention=False`` the retention job to a
+    test that runs it (``intake.privacy.retention.run``)."""
     settings = settings or get_settings()
     naming = Naming(settings.namespace)
     engine = create_engine(
         settings.db_url, pool_size=settings.db_pool_size, application_name="intake"
     )
     broker: NatsBroker = create_broker(settings, tracer_provider=tracer_provider)
-    keys = key_provider(master_key=settings.master_key, master_key_file=settings.master_key_file)
-    register_handlers(
-        broker, naming=naming, sessions=session_factory(engine), keys=keys, clock=clock
-    )
+    sessions = session_factory(engine)
+    keys = key_provider_for(settings)
+    keyring = Keyring(keys, sessions, refresh_seconds=settings.key_refresh_seconds)
+    register_handlers(broker, naming=naming, sessions=sessions, keyring=keyring, clock=clock)
+
+    async def seal_plaintext() -> None:
+        # Rows from before encryption at rest (an old database after migration 0004).
+        try:
+            sealed = await privacy_keys.seal_plaintext(sessions, keyring)
+        except Exception:  # the service serves anyway; the command can be run by hand
+            _log.exception("sealing rows written before encryption failed")
+        else:
+            if sealed:
+                _log.info("rows written before encryption sealed", extra={"rows": sealed})
+
+    async def retention_job() -> None:
+        # What is due comes from the database, so a restart loses nothing.
+        while True:
+            try:
+                now = clock()
+                await retention.run_all(sessions, keyring, today=now.date(), now=now)
+            except Exception:  # a database hiccup must not end the job
+                _log.exception("retention run failed")
+            await asyncio.sleep(settings.retention_interval)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,7 +99,18 @@ def create_app(
             tracer_provider=tracer_provider,
             run_relay=run_relay,
         ):
-            yield
+            tasks = []
+            if settings.seal_plaintext_at_start:
+                tasks.append(asyncio.create_task(seal_plaintext(), name="seal-plaintext"))
+            if run_retention:
+                tasks.append(asyncio.create_task(retention_job(), name="retention"))
+            try:
+                yield
+            finally:
+                for task in tasks:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
 
     app = create_service_app(
         settings,
@@ -77,12 +119,13 @@ def create_app(
         lifespan=lifespan,
         tracer_provider=tracer_provider,
     )
-    app.state.sessions = session_factory(engine)
+    app.state.sessions = sessions
     app.state.engine = engine
     app.state.broker = broker
     app.state.naming = naming
     app.state.clock = clock
     app.state.keys = keys
+    app.state.keyring = keyring
     for router in (
         case_views.router,
         assistance_views.router,
@@ -91,8 +134,9 @@ def create_app(
         person_views.router,
         duplicate_views.router,
         access_log_views.router,
+        privacy_views.router,
         # The leaving NGO's export of its data, before tenant.offboarded erases it.
-        tenant_export_router(TENANT_DATA),
+        tenant_export_router(TENANT_DATA, sealed=Base),
     ):
         app.include_router(router)
     return app

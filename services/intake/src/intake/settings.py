@@ -13,6 +13,10 @@ class IntakeSettings(ServiceSettings):
     oidc_audience: str = "tirek-intake"
     #: Largest page a list endpoint returns.
     max_page_size: int = 200
+    #: Seconds between two runs of the retention job (what is due comes from the database).
+    retention_interval: float = 3600.0
+    #: Encrypt, at start, rows written before encryption at rest (intake.privacy.keys).
+    seal_plaintext_at_start: bool = True
 
 
 @lru_cache

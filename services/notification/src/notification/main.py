@@ -29,7 +29,7 @@ from notification.rules import views as rule_views
 from notification.settings import NotificationSettings, get_settings
 from notification.templates.render import Renderer
 from notification.tenants.offboarding import TENANT_DATA
-from tirek.crypto import key_provider
+from tirek.crypto import key_provider_for
 from tirek.db import create_engine, session_factory
 from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
@@ -60,7 +60,7 @@ def create_app(
         settings.db_url, pool_size=settings.db_pool_size, application_name="notification"
     )
     sessions = session_factory(engine)
-    keys = key_provider(master_key=settings.master_key, master_key_file=settings.master_key_file)
+    keys = key_provider_for(settings)
     renderer = Renderer()
     http = httpx.AsyncClient(timeout=settings.delivery_timeout, follow_redirects=False)
     channels = ChannelRegistry()

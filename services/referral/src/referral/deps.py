@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Annotated
 
@@ -9,7 +11,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tirek.auth import CurrentPrincipal, Principal, Role, require_roles
-from tirek.crypto import KeyProvider
+from tirek.crypto import KeyProvider, Keyring
 from tirek.db import UnitOfWork
 
 
@@ -37,32 +39,51 @@ Now = Annotated[datetime, Depends(get_now)]
 Keys = Annotated[KeyProvider, Depends(get_keys)]
 
 
+def get_keyring(request: Request) -> Keyring:
+    keyring: Keyring = request.app.state.keyring
+    return keyring
+
+
+#: Every NGO's data keys (the free text and packages stored encrypted).
+KeyringDep = Annotated[Keyring, Depends(get_keyring)]
+
+
 class Work:
     """Opens the use case's unit of work, scoped to the caller's tenant.
 
     Views write ``async with work() as session:`` and build their response inside the block,
-    so the transaction has committed before the client hears of success.
+    so the transaction has committed before the client hears of success. The caller's keys
+    are made ready first, so the use case seldom needs a second connection while it holds one.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], principal: Principal) -> None:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], principal: Principal, keyring: Keyring
+    ) -> None:
         self._sessions = sessions
         self._principal = principal
+        self._keyring = keyring
 
-    def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions, self._principal.tenant_id)
+    @asynccontextmanager
+    async def __call__(self) -> AsyncIterator[AsyncSession]:
+        await self._keyring.keys(self._principal.tenant_id)
+        async with UnitOfWork(self._sessions, self._principal.tenant_id) as session:
+            yield session
 
 
 def _staff_work(
-    principal: Staff, sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+    principal: Staff,
+    sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
+    keyring: KeyringDep,
 ) -> Work:
-    return Work(sessions, principal)
+    return Work(sessions, principal, keyring)
 
 
 def _any_work(
     principal: AnyUser,
     sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
+    keyring: KeyringDep,
 ) -> Work:
-    return Work(sessions, principal)
+    return Work(sessions, principal, keyring)
 
 
 #: The request's unit of work factory, scoped to the caller's tenant (NGO staff only).

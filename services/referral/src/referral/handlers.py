@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from referral.directory.service import apply_admin_event
 from referral.offboarding import TENANT_DATA
+from referral.privacy import purge_for_erased_person
 from referral.referrals import service as referrals
 from referral.referrals.models import ReferralParties
 from referral.settings import ReferralSettings
+from tirek.crypto import Keyring
 from tirek.db import UnitOfWork, set_tenant
 from tirek.db.erasure import erase_tenant
 from tirek.events import Envelope
@@ -31,11 +33,16 @@ from tirek.events.admin import (
     TenantReactivated,
     TenantSuspended,
 )
-from tirek.events.intake import ConsentWithdrawn, SharePrepared, ShareRefused
+from tirek.events.intake import ConsentWithdrawn, PersonErased, SharePrepared, ShareRefused
 from tirek.messaging.broker import subscriber
 from tirek.messaging.inbox import first_delivery
 from tirek.messaging.naming import Naming
-from tirek.messaging.streams import REFERRAL_ADMIN, REFERRAL_CONSENTS, REFERRAL_SHARES
+from tirek.messaging.streams import (
+    REFERRAL_ADMIN,
+    REFERRAL_CONSENTS,
+    REFERRAL_PERSONS,
+    REFERRAL_SHARES,
+)
 
 
 def register_handlers(
@@ -45,6 +52,7 @@ def register_handlers(
     sessions: async_sessionmaker[AsyncSession],
     settings: ReferralSettings,
     clock: Callable[[], datetime],
+    keyring: Keyring,
 ) -> None:
     answer_within = timedelta(hours=settings.answer_within_hours)
     urgent_answer_within = timedelta(hours=settings.urgent_answer_within_hours)
@@ -54,6 +62,9 @@ def register_handlers(
         payload = envelope.payload()
         if not isinstance(payload, SharePrepared | ShareRefused):
             return
+        if isinstance(payload, SharePrepared):
+            # The receiver's keys, before the transaction holds a connection.
+            await keyring.keys(payload.receiver_tenant)
         async with UnitOfWork(sessions, None) as session:
             if not await first_delivery(
                 session, consumer=REFERRAL_SHARES.name, event_id=envelope.id
@@ -70,6 +81,7 @@ def register_handlers(
                     now=clock(),
                     answer_within=answer_within,
                     urgent_answer_within=urgent_answer_within,
+                    keyring=keyring,
                 )
             else:
                 await referrals.block(session=session, payload=payload, now=clock())
@@ -99,6 +111,23 @@ def register_handlers(
                     session=session, consent_id=payload.consent_id, now=clock()
                 )
 
+    @subscriber(broker, naming, REFERRAL_PERSONS)
+    async def on_person_event(envelope: Envelope) -> None:
+        payload = envelope.payload()
+        if not isinstance(payload, PersonErased) or not payload.shares:
+            return
+        await keyring.keys(envelope.tenant)
+        # Only an NGO that is a party to a referral purges it: act as the erasing NGO.
+        async with UnitOfWork(sessions, envelope.tenant) as session:
+            if await first_delivery(session, consumer=REFERRAL_PERSONS.name, event_id=envelope.id):
+                await purge_for_erased_person(
+                    session=session,
+                    keyring=keyring,
+                    tenant=envelope.tenant,
+                    erased=payload,
+                    now=clock(),
+                )
+
     @subscriber(broker, naming, REFERRAL_ADMIN)
     async def on_admin_event(envelope: Envelope) -> None:
         payload = envelope.payload()
@@ -109,6 +138,7 @@ def register_handlers(
                     session, consumer=REFERRAL_ADMIN.name, event_id=envelope.id
                 ):
                     await erase_tenant(session, payload.tenant_id, TENANT_DATA)
+            keyring.forget(payload.tenant_id)  # its data keys went with its rows
             return
         if not isinstance(
             payload,
@@ -123,3 +153,6 @@ def register_handlers(
         async with UnitOfWork(sessions, None) as session:
             if await first_delivery(session, consumer=REFERRAL_ADMIN.name, event_id=envelope.id):
                 await apply_admin_event(session, payload, at=envelope.time)
+        if isinstance(payload, TenantOnboarded):
+            # The NGO's data keys exist before its first request (created once; idempotent).
+            await keyring.keys(payload.tenant_id)

@@ -13,16 +13,18 @@ from fastapi import FastAPI
 from faststream.nats import NatsBroker
 from opentelemetry.sdk.trace import TracerProvider
 
+from referral import privacy
 from referral.deadlines.service import scan_deadlines
 from referral.directory import views as directory_views
 from referral.flows import announce_overdue
 from referral.handlers import register_handlers
 from referral.messages import views as message_views
+from referral.models import Base
 from referral.offboarding import TENANT_DATA
 from referral.referrals import views as referral_views
 from referral.returns import views as return_views
 from referral.settings import ReferralSettings, get_settings
-from tirek.crypto import key_provider
+from tirek.crypto import Keyring, key_provider_for
 from tirek.db import create_engine, session_factory
 from tirek.messaging.broker import create_broker
 from tirek.messaging.naming import Naming
@@ -57,7 +59,21 @@ def create_app(
     )
     sessions = session_factory(engine)
     broker: NatsBroker = create_broker(settings, tracer_provider=tracer_provider)
-    register_handlers(broker, naming=naming, sessions=sessions, settings=settings, clock=clock)
+    keys = key_provider_for(settings)
+    keyring = Keyring(keys, sessions, refresh_seconds=settings.key_refresh_seconds)
+    register_handlers(
+        broker, naming=naming, sessions=sessions, settings=settings, clock=clock, keyring=keyring
+    )
+
+    async def seal_plaintext() -> None:
+        # Rows from before encryption at rest (an old database after migration 0002_enc).
+        try:
+            sealed = await privacy.seal_plaintext(sessions, keyring)
+        except Exception:  # the service serves anyway; the command can be run by hand
+            _log.exception("sealing rows written before encryption failed")
+        else:
+            if sealed:
+                _log.info("rows written before encryption sealed", extra={"rows": sealed})
 
     async def scan(now: datetime) -> int:
         """Announce every deadline that became overdue by ``now``; returns how many."""
@@ -83,11 +99,13 @@ def create_app(
             tracer_provider=tracer_provider,
             run_relay=run_relay,
         ):
-            task = asyncio.create_task(scanner(), name="deadline-scanner") if run_scanner else None
+            tasks = [asyncio.create_task(seal_plaintext(), name="seal-plaintext")]
+            if run_scanner:
+                tasks.append(asyncio.create_task(scanner(), name="deadline-scanner"))
             try:
                 yield
             finally:
-                if task is not None:
+                for task in tasks:
                     task.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
@@ -105,9 +123,8 @@ def create_app(
     app.state.broker = broker
     app.state.naming = naming
     app.state.clock = clock
-    app.state.keys = key_provider(
-        master_key=settings.master_key, master_key_file=settings.master_key_file
-    )
+    app.state.keys = keys
+    app.state.keyring = keyring
     app.state.scan_deadlines = scan
     for router in (
         referral_views.router,
@@ -115,7 +132,7 @@ def create_app(
         return_views.router,
         directory_views.router,
         # The leaving NGO's export of its data, before tenant.offboarded erases it.
-        tenant_export_router(TENANT_DATA),
+        tenant_export_router(TENANT_DATA, sealed=Base),
     ):
         app.include_router(router)
     return app

@@ -13,7 +13,7 @@ import uuid
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tirek.events.envelope import Contract
 from tirek.events.registry import register
@@ -359,5 +359,49 @@ class ShareRefused(Contract):
     case_id: uuid.UUID
     reason: str = Field(
         description="case_not_found | consent_not_found | consent_withdrawn | consent_expired | "
-        "consent_purpose | consent_recipient | consent_scope"
+        "consent_purpose | consent_recipient | consent_scope | person_erased"
+    )
+
+
+# ----------------------------------------------------------------------------- erasure
+
+
+class ErasureBasis(StrEnum):
+    """Why a person's personal data was erased."""
+
+    REQUEST = "request"  # the person asked (through a case manager of the NGO)
+    RETENTION = "retention"  # the NGO's retention period ran out
+
+
+class ErasedShare(BaseModel):
+    """A referral whose share package held the erased person, and the NGO it went to."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    referral_id: uuid.UUID
+    receiver_tenant: uuid.UUID
+
+
+@register
+class PersonErased(Contract):
+    """A person's personal data was erased in the NGO (``tenant``); the case rows stay with
+    their de-identified facts (sex, age band, citizenship, categories, dates), so every count
+    stays as it was. Carries no personal data: ids only.
+
+    Every holder of a copy purges it: referral deletes the packages of ``shares`` and the
+    free text of those referrals; intake clears the copied fields of the receiving NGO's
+    linked case (``origin_referral_id``).
+    """
+
+    event_type = "person.erased"
+    version = 1
+    source = SOURCE
+
+    person_id: uuid.UUID
+    case_ids: list[uuid.UUID]
+    basis: ErasureBasis
+    erased_at: datetime
+    shares: list[ErasedShare] = Field(
+        default_factory=list,
+        description="the referrals whose share packages held this person, and their receivers",
     )

@@ -196,13 +196,15 @@ class ReferralMessagePosted(ReferralFacts):
 
 @register
 class ReferralPackagePurged(ReferralFacts):
-    """The share package was removed (consent withdrawn); the receiver keeps only its own records."""
+    """The share package was removed (consent withdrawn, or the person erased); the receiver
+    keeps only its own records."""
 
     event_type = "referral.package_purged"
     version = 1
     source = SOURCE
 
     consent_id: uuid.UUID
+    reason: str = Field("consent_withdrawn", description="consent_withdrawn | person_erased")
 
 
 # ----------------------------------------------------------------------------- returns

@@ -5,8 +5,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import os
 import signal
+import subprocess
 import sys
 import threading
 from pathlib import Path
@@ -114,11 +116,27 @@ def run(home: Path) -> int:
             print("Stopped.", flush=True)
 
 
+def execute(home: Path, service: str, args: list[str]) -> int:
+    """``python -m SERVICE ARGS`` with the environment ``make run`` gave the service (its
+    database, the local master key): ``python -m tirek.localstack exec intake keys rewrap``."""
+    saved = home / "env" / f"{service}.json"
+    if not saved.exists():
+        print(f"no environment for {service} in {home}: start the platform with `make run` first")
+        return 2
+    env = {**os.environ, **json.loads(saved.read_text())}
+    return subprocess.run([sys.executable, "-m", service, *args], env=env, check=False).returncode
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m tirek.localstack")
-    parser.add_argument("command", choices=["run"])
+    parser.add_argument("command", choices=["run", "exec"])
     parser.add_argument("--home", type=Path, default=Path(os.environ.get("TIREK_HOME", ".tirek")))
+    parser.add_argument("rest", nargs=argparse.REMAINDER, help="exec: SERVICE ARGS...")
     args = parser.parse_args()
+    if args.command == "exec":
+        if not args.rest:
+            parser.error("exec needs a service and its arguments, e.g. exec intake keys status")
+        return execute(args.home.resolve(), args.rest[0], args.rest[1:])
     return run(args.home.resolve())
 
 

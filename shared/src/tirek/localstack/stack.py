@@ -179,6 +179,7 @@ class Stack:
             namespace = os.environ.get("TIREK_NAMESPACE", "")
             db = asyncio.run(ensure_service_database(admin_dsn, service.database(namespace)))
             env = self.service_env(service, db, nats_url, issuer_base)
+            self.save_env(service.name, env)
             migrate = subprocess.run(
                 [sys.executable, "-m", service.name, "migrate"],
                 env={**os.environ, **env},
@@ -196,6 +197,15 @@ class Stack:
         self.urls["nats"] = nats_url
         self.urls["postgres"] = admin_dsn
         return self.urls
+
+    def save_env(self, service: str, env: dict[str, str]) -> None:
+        """Keep a service's environment (0600: it holds database passwords) so that its
+        commands can be run beside the running platform (``python -m tirek.localstack exec``)."""
+        path = self.home / "env" / f"{service}.json"
+        path.parent.mkdir(exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(env, out)
 
     def run_command(self, service: str, *args: str) -> None:
         """``python -m SERVICE ARGS`` with the service's environment (e.g. ``seed-demo``)."""

@@ -190,6 +190,11 @@ INTAKE_REFERRALS: Final = register_consumer(
     ConsumerSpec("intake-referrals", "REFERRAL", ("tirek.referral.referral.>",))
 )
 
+# intake clears the copy a receiving NGO's linked case holds of a person erased by the sender.
+INTAKE_PERSONS: Final = register_consumer(
+    ConsumerSpec("intake-persons", "INTAKE", ("tirek.intake.person.>",))
+)
+
 # referral attaches share packages; it is the only consumer of share.* (sealed personal data).
 REFERRAL_SHARES: Final = register_consumer(
     ConsumerSpec("referral-shares", "INTAKE", ("tirek.intake.share.>",))
@@ -197,6 +202,10 @@ REFERRAL_SHARES: Final = register_consumer(
 # referral purges packages when the consent they were shared under is withdrawn.
 REFERRAL_CONSENTS: Final = register_consumer(
     ConsumerSpec("referral-consents", "INTAKE", ("tirek.intake.consent.>",))
+)
+# referral purges the share packages (and free text) of referrals about an erased person.
+REFERRAL_PERSONS: Final = register_consumer(
+    ConsumerSpec("referral-persons", "INTAKE", ("tirek.intake.person.>",))
 )
 # referral keeps the partner directory and sharing agreements from admin's events.
 REFERRAL_ADMIN: Final = register_consumer(

@@ -12,6 +12,7 @@ Problem bodies never echo submitted values: a rejected field may hold a victim's
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar, Final
@@ -23,6 +24,8 @@ from opentelemetry import trace
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+
+from tirek.crypto.errors import DecryptionError, KeyUnavailable, UnstorableText
 
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
@@ -40,6 +43,8 @@ __all__ = [
     "problem_response",
     "sanitized_validation_errors",
 ]
+
+_log = logging.getLogger("tirek.web.problems")
 
 PROBLEM_CONTENT_TYPE: Final = "application/problem+json"
 #: Base of Tirek's problem type URIs: ``PROBLEM_TYPE_BASE + slug``.
@@ -307,11 +312,34 @@ async def _unstorable_text_handler(request: Request, exc: Exception) -> Response
     The use case's unit of work has rolled back by then, so nothing was written. Any other
     database error goes on to the 500 answer.
     """
-    if isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT:
+    unstorable = isinstance(exc, UnstorableText) or (
+        isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT
+    )
+    if unstorable:
         return Unprocessable(
             "Text may not contain NUL (\\u0000) characters.", title="Text cannot be stored"
         ).to_response()
     raise exc
+
+
+async def _crypto_handler(request: Request, exc: Exception) -> Response:
+    """A stored value that does not decrypt, or a key that cannot be had: a problem naming
+    what failed (ids only, logged for the operator), never a half-filled answer."""
+    if isinstance(exc, KeyUnavailable):
+        _log.error("a key is unavailable: %s", exc)
+        return ServiceUnavailable(
+            "A key needed to read this record is not available to the service.",
+            title="Key unavailable",
+            slug="key-unavailable",
+        ).to_response()
+    _log.error("a stored value does not decrypt: %s", exc)
+    return Problem(
+        "A stored value of this record does not decrypt where it is stored; it was moved or "
+        "tampered with. Nothing was answered from it.",
+        status=500,
+        title="Record does not decrypt",
+        slug="record-does-not-decrypt",
+    ).to_response()
 
 
 def install_problem_handlers(app: FastAPI) -> None:
@@ -325,3 +353,6 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
     app.add_exception_handler(DBAPIError, _unstorable_text_handler)
+    app.add_exception_handler(UnstorableText, _unstorable_text_handler)
+    app.add_exception_handler(DecryptionError, _crypto_handler)
+    app.add_exception_handler(KeyUnavailable, _crypto_handler)

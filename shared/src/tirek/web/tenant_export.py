@@ -10,7 +10,10 @@ content is personal data). Each download is logged (who, which tenant, how many 
 the rows).
 
 A service includes :func:`tenant_export_router` with its :class:`~tirek.db.erasure.TenantData`
-(the same one its erasure handler uses) and keeps ``app.state.sessions`` set.
+(the same one its erasure handler uses) and keeps ``app.state.sessions`` set. A service that
+encrypts at rest also passes its declarative base (``sealed=Base``) and keeps
+``app.state.keyring``: the NGO gets its data readable, not its ciphertext
+(:func:`tirek.crypto.records.open_exported_rows`).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tirek.auth import ExportingTenantAdmin
+from tirek.crypto.records import open_exported_rows
 from tirek.db import UnitOfWork
 from tirek.db.erasure import TenantData, export_tenant
 
@@ -33,8 +37,9 @@ EXPORT_PATH = "/v1/tenant-export"
 _log = logging.getLogger("tirek.offboarding")
 
 
-def tenant_export_router(data: TenantData | None = None) -> APIRouter:
-    """The export endpoint of one service, for the rows ``data`` describes."""
+def tenant_export_router(data: TenantData | None = None, *, sealed: Any = None) -> APIRouter:
+    """The export endpoint of one service, for the rows ``data`` describes; ``sealed``: the
+    service's declarative base when it has sealed (encrypted) fields."""
     router = APIRouter(tags=["offboarding"])
 
     @router.get(EXPORT_PATH, response_model=None)
@@ -48,6 +53,10 @@ def tenant_export_router(data: TenantData | None = None) -> APIRouter:
         service = str(request.app.state.settings.service_name)
         async with UnitOfWork(sessions, principal.tenant_id) as session:
             tables = await export_tenant(session, principal.tenant_id, data)
+        if sealed is not None:
+            await open_exported_rows(
+                tables, base=sealed, keyring=request.app.state.keyring, tenant=principal.tenant_id
+            )
         _log.info(
             "tenant export downloaded",
             extra={

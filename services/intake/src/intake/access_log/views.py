@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake.access_log import service
 from intake.access_log.schemas import AccessLogEntryOut, AccessLogPage
-from intake.deps import Work, get_sessions
+from intake.deps import KeyringDep, Work, get_sessions
 from tirek.auth import Principal, Role, require_roles
 from tirek.web.problems import Unprocessable
 
@@ -25,8 +25,9 @@ LogReader = Annotated[Principal, Depends(require_roles(Role.TENANT_ADMIN, Role.C
 def _log_work(
     principal: LogReader,
     sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
+    keyring: KeyringDep,
 ) -> Work:
-    return Work(sessions, principal)
+    return Work(sessions, principal, keyring)
 
 
 LogWork = Annotated[Work, Depends(_log_work)]

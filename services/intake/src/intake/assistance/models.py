@@ -7,9 +7,10 @@ from sqlalchemy import Date, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake.models import Base, TenantOwned
+from tirek.crypto import SealedField, SealedRecord
 
 
-class AssistanceRecord(TenantOwned, Base):
+class AssistanceRecord(SealedRecord, TenantOwned, Base):
     __tablename__ = "assistance_records"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -19,5 +20,6 @@ class AssistanceRecord(TenantOwned, Base):
     provided_on: Mapped[date] = mapped_column(Date)
     outcome: Mapped[str] = mapped_column(String(32))
     project_code: Mapped[str | None] = mapped_column(String(32))
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes = SealedField()
+    notes_sealed: Mapped[str | None] = mapped_column("notes", Text)
     recorded_by: Mapped[str] = mapped_column(String(64))

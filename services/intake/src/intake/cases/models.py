@@ -18,9 +18,10 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from intake.models import Base, TenantOwned
 from intake.persons.models import Person
+from tirek.crypto import SealedField, SealedRecord
 
 
-class Case(TenantOwned, Base):
+class Case(SealedRecord, TenantOwned, Base):
     __tablename__ = "cases"
     __table_args__ = (
         UniqueConstraint("tenant_id", "number", name="tenant_number"),
@@ -46,7 +47,11 @@ class Case(TenantOwned, Base):
     closed_on: Mapped[date | None] = mapped_column(Date)
     closure_reason: Mapped[str | None] = mapped_column(String(32))
     origin_referral_id: Mapped[uuid.UUID | None] = mapped_column()
-    notes: Mapped[str | None] = mapped_column(Text)
+    #: Age band at registration (tirek.events.intake.AgeBand), derived before the birth date
+    #: is encrypted: what reporting needs, kept when the person is erased.
+    age_band: Mapped[str] = mapped_column(String(16))
+    notes = SealedField()
+    notes_sealed: Mapped[str | None] = mapped_column("notes", Text)
     created_by: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now(), onupdate=func.now()

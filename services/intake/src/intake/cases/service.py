@@ -19,12 +19,14 @@ from intake.cases.schemas import CaseClose, CaseIn, CasePatch
 from intake.partners import service as partners
 from intake.partners.hints import HINT_FIELDS
 from intake.persons.models import Person
-from intake.persons.search import NAME_FIELDS, name_indexes, normalise_document, person_indexes
+from intake.persons.search import document_index, index_person, name_indexes
+from intake.privacy.reveal import reveal_case
 from intake.tenants.models import Tenant
 from tirek.auth import Principal, Role
-from tirek.crypto import KeyProvider, blind_index
+from tirek.crypto import Keyring, TenantKeys, seal_record
 from tirek.events import Envelope
 from tirek.events.intake import (
+    AgeBand,
     CaseCategory,
     CaseClosed,
     CaseRegistered,
@@ -60,10 +62,18 @@ async def _next_number(session: AsyncSession, tenant: Tenant, year: int) -> str:
     return rules.case_number(tenant.country, tenant.code, year, sequence)
 
 
-def _age_band(case: Case) -> str:
+def _age_band(opened_on: date, person: Person) -> str:
+    """Derived from the birth date (or the estimate) while it is in clear, before encryption."""
     return rules.age_band_on(
-        case.opened_on, birth_date=case.person.birth_date, estimated_age=case.person.estimated_age
-    )
+        opened_on, birth_date=person.birth_date, estimated_age=person.estimated_age
+    ).value
+
+
+def _seal_case(case: Case, keys: TenantKeys) -> None:
+    """Encrypt the case's and its person's personal fields (their blind indexes first)."""
+    index_person(case.person, keys)
+    seal_record(case.person, keys)
+    seal_record(case, keys)
 
 
 async def register(
@@ -72,23 +82,23 @@ async def register(
     principal: Principal,
     data: CaseIn,
     today: date,
-    keys: KeyProvider,
+    keyring: Keyring,
     origin_referral_id: uuid.UUID | None = None,
 ) -> Case:
-    """Register a person and open their case; publishes ``case.registered``."""
+    """Register a person and open their case; publishes ``case.registered``.
+
+    The answer is opened (readable); the rows hold only ciphertext of the personal fields."""
     tenant = await session.get(Tenant, principal.tenant_id)
     if tenant is None or not tenant.active:
         raise TenantNotOnboarded()
+    keys = await keyring.keys(principal.tenant_id)
     opened_on = data.opened_on or today
     person = Person(
         id=uuid.uuid4(),
         tenant_id=principal.tenant_id,
         **data.person.model_dump(mode="json", exclude={"birth_date"}),
-        birth_date=data.person.birth_date,
     )
-    person.name_indexes, person.document_indexes = person_indexes(
-        keys, principal.tenant_id, data.person.model_dump(mode="json")
-    )
+    person.set_birth_date(data.person.birth_date)
     case = Case(
         id=uuid.uuid4(),
         tenant_id=principal.tenant_id,
@@ -103,16 +113,18 @@ async def register(
         assigned_to=data.assigned_to or principal.user_id,
         opened_on=opened_on,
         origin_referral_id=origin_referral_id,
+        age_band=_age_band(opened_on, person),
         notes=data.notes,
         created_by=principal.user_id,
         revision=1,
     )
+    _seal_case(case, keys)
     session.add_all([person, case])
     await session.flush()
     # From the plaintext as registered, before any of it is stored in another form.
     await partners.index_person(
         session,
-        keys=keys,
+        consortium=await keyring.consortium(),
         tenant_id=principal.tenant_id,
         person_id=person.id,
         person=data.person.model_dump(),
@@ -128,7 +140,7 @@ async def register(
                 opened_on=opened_on,
                 country=tenant.country,
                 sex=Sex(person.sex),
-                age_band=_age_band(case),
+                age_band=AgeBand(case.age_band),
                 citizenship=person.citizenship,
                 categories=[CaseCategory(c) for c in case.categories],
                 exploitation_forms=[ExploitationForm(f) for f in case.exploitation_forms],
@@ -146,7 +158,9 @@ async def register(
 
 
 async def get(*, session: AsyncSession, case_id: uuid.UUID, for_update: bool = False) -> Case:
-    """The case, if the current tenant owns it (RLS hides every other NGO's case: 404)."""
+    """The case, if the current tenant owns it (RLS hides every other NGO's case: 404).
+
+    Still sealed: :func:`read` (or :func:`intake.privacy.reveal.reveal_case`) opens it."""
     statement = select(Case).where(Case.id == case_id)
     if for_update:
         statement = statement.with_for_update(of=Case)
@@ -156,13 +170,21 @@ async def get(*, session: AsyncSession, case_id: uuid.UUID, for_update: bool = F
     return case
 
 
+async def read(
+    *, session: AsyncSession, case_id: uuid.UUID, keyring: Keyring, for_update: bool = False
+) -> Case:
+    """The case and its person, opened for reading."""
+    case = await get(session=session, case_id=case_id, for_update=for_update)
+    return await reveal_case(keyring, case)
+
+
 def _updated_event(case: Case, changed: list[str]) -> CaseUpdated:
     return CaseUpdated(
         case_id=case.id,
         case_number=case.number,
         changed=changed,
         sex=Sex(case.person.sex),
-        age_band=_age_band(case),
+        age_band=AgeBand(case.age_band),
         citizenship=case.person.citizenship,
         categories=[CaseCategory(c) for c in case.categories],
         exploitation_forms=[ExploitationForm(f) for f in case.exploitation_forms],
@@ -179,10 +201,15 @@ async def update(
     principal: Principal,
     case_id: uuid.UUID,
     patch: CasePatch,
-    keys: KeyProvider,
+    keyring: Keyring,
 ) -> Case:
     """Change a case and its person; publishes ``case.updated`` naming the changed fields."""
-    case = await get(session=session, case_id=case_id, for_update=True)
+    case = await read(session=session, case_id=case_id, keyring=keyring, for_update=True)
+    if case.person.erased_at is not None:
+        raise Conflict(
+            title="Person erased",
+            detail="The personal data of this case was erased; it cannot be changed.",
+        )
     if rules.is_closed(case.status):
         raise Conflict(title="Case is closed", detail="A closed case cannot be changed.")
     fields = patch.model_dump(mode="json", exclude_unset=True, exclude={"person"})
@@ -206,21 +233,22 @@ async def update(
             person_fields["birth_date"] = patch.person.birth_date
         for name, value in person_fields.items():
             if getattr(case.person, name) != value:
-                setattr(case.person, name, value)
+                if name == "birth_date":
+                    case.person.set_birth_date(value)
+                else:
+                    setattr(case.person, name, value)
                 changed.append(f"person.{name}")
-        if any(name in person_fields for name in (*NAME_FIELDS, "documents")):
-            person = case.person
-            person.name_indexes, person.document_indexes = person_indexes(
-                keys,
-                case.tenant_id,
-                {f: getattr(person, f) for f in (*NAME_FIELDS, "documents")},
-            )
+        if {"birth_date", "estimated_age"} & person_fields.keys():
+            case.age_band = _age_band(case.opened_on, case.person)
     if not changed:
         return case
+    # Every personal field of the case and its person is sealed again, under the current key
+    # (before any statement: a flush refuses a record changed but not sealed).
+    _seal_case(case, await keyring.keys(case.tenant_id))
     if any(f"person.{name}" in changed for name in HINT_FIELDS):
         await partners.index_person(
             session,
-            keys=keys,
+            consortium=await keyring.consortium(),
             tenant_id=case.tenant_id,
             person_id=case.person_id,
             person={name: getattr(case.person, name) for name in HINT_FIELDS},
@@ -234,9 +262,11 @@ async def update(
     return case
 
 
-async def close(*, session: AsyncSession, case_id: uuid.UUID, data: CaseClose, today: date) -> Case:
+async def close(
+    *, session: AsyncSession, case_id: uuid.UUID, data: CaseClose, today: date, keyring: Keyring
+) -> Case:
     """Close a case (case managers only, checked by the view); publishes ``case.closed``."""
-    case = await get(session=session, case_id=case_id, for_update=True)
+    case = await read(session=session, case_id=case_id, keyring=keyring, for_update=True)
     if rules.is_closed(case.status):
         raise Conflict(title="Case is closed", detail="This case is already closed.")
     closed_on = data.closed_on or today
@@ -301,20 +331,22 @@ async def list_cases(
     filters: CaseFilter,
     cursor: str | None,
     limit: int,
-    keys: KeyProvider,
+    keyring: Keyring,
     tenant: uuid.UUID,
 ) -> tuple[list[Case], str | None]:
-    """One page of the tenant's cases, newest first, and the cursor of the next page."""
+    """One page of the tenant's cases, newest first, and the cursor of the next page.
+
+    The rows are not opened: a list shows no personal data."""
     statement: Select[tuple[Case]] = select(Case)
+    if filters.name or filters.document:
+        keys = await keyring.keys(tenant)
     if filters.name:
-        wanted = name_indexes(keys, tenant, [filters.name])
+        wanted = name_indexes(keys, [filters.name])
         statement = statement.where(
             Case.person_id.in_(select(Person.id).where(Person.name_indexes.overlap(wanted)))
         )
     if filters.document:
-        index = blind_index(
-            keys, tenant=tenant, field="document", value=normalise_document(filters.document)
-        )
+        index = document_index(keys, filters.document)
         statement = statement.where(
             Case.person_id.in_(select(Person.id).where(Person.document_indexes.contains([index])))
         )

@@ -22,8 +22,9 @@ from intake.cases.schemas import (
     CaseSummary,
     DuplicateHint,
 )
-from intake.deps import CaseManager, CaseWorker, Keys, TenantWork, Today
+from intake.deps import CaseManager, CaseWorker, KeyringDep, TenantWork, Today
 from intake.partners import service as partners
+from intake.privacy.reveal import reveal
 from tirek.auth import Principal
 from tirek.events.intake import CaseCategory, CaseStatus, TrmStage
 
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CaseOut)
 async def register_case(
-    data: CaseIn, principal: CaseWorker, work: TenantWork, today: Today, keys: Keys
+    data: CaseIn, principal: CaseWorker, work: TenantWork, today: Today, keyring: KeyringDep
 ) -> CaseOut:
     """Register a person and open their case. Publishes ``case.registered``.
 
@@ -40,7 +41,7 @@ async def register_case(
     name in any alphabet or spelling, or the same document number. Nothing is merged."""
     async with work() as session:
         case = await service.register(
-            session=session, principal=principal, data=data, today=today, keys=keys
+            session=session, principal=principal, data=data, today=today, keyring=keyring
         )
         duplicates = await service.possible_duplicates(session=session, case=case)
         out = CaseOut.model_validate(case)
@@ -58,7 +59,7 @@ async def register_case(
 async def list_cases(
     principal: CaseWorker,
     work: TenantWork,
-    keys: Keys,
+    keyring: KeyringDep,
     purpose: Purpose,
     status_: Annotated[CaseStatus | None, Query(alias="status")] = None,
     category: CaseCategory | None = None,
@@ -84,7 +85,7 @@ async def list_cases(
             filters=filters,
             cursor=cursor,
             limit=limit,
-            keys=keys,
+            keyring=keyring,
             tenant=principal.tenant_id,
         )
         await access_log.record(
@@ -95,6 +96,7 @@ async def list_cases(
             purpose=purpose,
             operation="case.list",
         )
+        await reveal(keyring, [c.person for c in cases])
         return CasePage(
             items=[CaseSummary.model_validate(c) for c in cases], next_cursor=next_cursor
         )
@@ -115,11 +117,15 @@ async def _log_case_read(
 
 @router.get("/{case_id}", response_model=CaseOut)
 async def read_case(
-    case_id: uuid.UUID, principal: CaseWorker, work: TenantWork, purpose: Purpose
+    case_id: uuid.UUID,
+    principal: CaseWorker,
+    work: TenantWork,
+    keyring: KeyringDep,
+    purpose: Purpose,
 ) -> CaseOut:
     """The case and its person. Access-logged with the stated ``X-Access-Purpose``."""
     async with work() as session:
-        case = await service.get(session=session, case_id=case_id)
+        case = await service.read(session=session, case_id=case_id, keyring=keyring)
         await _log_case_read(session, principal, case, purpose, "case.read")
         return CaseOut.model_validate(case)
 
@@ -130,14 +136,14 @@ async def update_case(
     patch: CasePatch,
     principal: CaseWorker,
     work: TenantWork,
-    keys: Keys,
+    keyring: KeyringDep,
     purpose: Purpose,
 ) -> CaseOut:
     """Change fields of a case or its person. Reassigning (``assigned_to``) is for case
     managers. Publishes ``case.updated``. The answer shows the whole case: access-logged."""
     async with work() as session:
         case = await service.update(
-            session=session, principal=principal, case_id=case_id, patch=patch, keys=keys
+            session=session, principal=principal, case_id=case_id, patch=patch, keyring=keyring
         )
         await _log_case_read(session, principal, case, purpose, "case.update")
         return CaseOut.model_validate(case)
@@ -150,11 +156,14 @@ async def close_case(
     principal: CaseManager,
     work: TenantWork,
     today: Today,
+    keyring: KeyringDep,
     purpose: Purpose,
 ) -> CaseOut:
     """Close a case (case managers only). Publishes ``case.closed``. The answer shows the
     whole case: access-logged."""
     async with work() as session:
-        case = await service.close(session=session, case_id=case_id, data=data, today=today)
+        case = await service.close(
+            session=session, case_id=case_id, data=data, today=today, keyring=keyring
+        )
         await _log_case_read(session, principal, case, purpose, "case.close")
         return CaseOut.model_validate(case)

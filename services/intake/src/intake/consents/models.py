@@ -7,9 +7,10 @@ from sqlalchemy import ARRAY, Date, DateTime, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake.models import Base, TenantOwned
+from tirek.crypto import SealedField, SealedRecord
 
 
-class Consent(TenantOwned, Base):
+class Consent(SealedRecord, TenantOwned, Base):
     __tablename__ = "consents"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -20,10 +21,12 @@ class Consent(TenantOwned, Base):
     #: For a referral: the NGO that may receive the data.
     recipient_tenant: Mapped[uuid.UUID | None] = mapped_column()
     given_by: Mapped[str] = mapped_column(String(16))
-    guardian_name: Mapped[str | None] = mapped_column(String(200))
+    guardian_name = SealedField()
+    guardian_name_sealed: Mapped[str | None] = mapped_column("guardian_name", Text)
     method: Mapped[str] = mapped_column(String(32))
     given_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     valid_until: Mapped[date | None] = mapped_column(Date)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    withdrawal_reason: Mapped[str | None] = mapped_column(Text)
+    withdrawal_reason = SealedField()
+    withdrawal_reason_sealed: Mapped[str | None] = mapped_column("withdrawal_reason", Text)
     recorded_by: Mapped[str] = mapped_column(String(64))

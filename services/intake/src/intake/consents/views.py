@@ -12,7 +12,7 @@ from intake import access_log
 from intake.access_log import AccessPurpose, Purpose
 from intake.consents import service
 from intake.consents.schemas import ConsentIn, ConsentOut, ConsentWithdrawal
-from intake.deps import CaseWorker, TenantWork
+from intake.deps import CaseWorker, KeyringDep, TenantWork
 from tirek.auth import Principal
 
 router = APIRouter(prefix="/v1/cases/{case_id}/consents", tags=["consents"])
@@ -20,23 +20,31 @@ router = APIRouter(prefix="/v1/cases/{case_id}/consents", tags=["consents"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ConsentOut)
 async def give_consent(
-    case_id: uuid.UUID, data: ConsentIn, principal: CaseWorker, work: TenantWork
+    case_id: uuid.UUID,
+    data: ConsentIn,
+    principal: CaseWorker,
+    work: TenantWork,
+    keyring: KeyringDep,
 ) -> ConsentOut:
     """Record a consent: purpose, scope, who gave it, how, when, until when."""
     async with work() as session:
         consent = await service.give(
-            session=session, principal=principal, case_id=case_id, data=data
+            session=session, principal=principal, case_id=case_id, data=data, keyring=keyring
         )
         return ConsentOut.model_validate(consent)
 
 
 @router.get("", response_model=list[ConsentOut])
 async def list_consents(
-    case_id: uuid.UUID, principal: CaseWorker, work: TenantWork, purpose: Purpose
+    case_id: uuid.UUID,
+    principal: CaseWorker,
+    work: TenantWork,
+    keyring: KeyringDep,
+    purpose: Purpose,
 ) -> list[ConsentOut]:
     """A case's consents. Access-logged (a guardian's name, a reason for withdrawing)."""
     async with work() as session:
-        consents = await service.list_for_case(session=session, case_id=case_id)
+        consents = await service.list_for_case(session=session, case_id=case_id, keyring=keyring)
         await _log_read(session, principal, case_id, purpose, "consents.read")
         return [ConsentOut.model_validate(c) for c in consents]
 
@@ -65,6 +73,7 @@ async def withdraw_consent(
     request: Request,
     principal: CaseWorker,
     work: TenantWork,
+    keyring: KeyringDep,
     purpose: Purpose,
     data: Annotated[ConsentWithdrawal | None, Body()] = None,
 ) -> ConsentOut:
@@ -77,6 +86,7 @@ async def withdraw_consent(
             consent_id=consent_id,
             data=data or ConsentWithdrawal(),
             now=request.app.state.clock(),
+            keyring=keyring,
         )
         await _log_read(session, principal, case_id, purpose, "consent.withdraw")
         return ConsentOut.model_validate(consent)

@@ -7,9 +7,10 @@ from sqlalchemy import Date, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from intake.models import Base, TenantOwned
+from tirek.crypto import SealedField, SealedRecord
 
 
-class AnonymousContact(TenantOwned, Base):
+class AnonymousContact(SealedRecord, TenantOwned, Base):
     __tablename__ = "anonymous_contacts"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -20,5 +21,6 @@ class AnonymousContact(TenantOwned, Base):
     sex: Mapped[str] = mapped_column(String(32))
     project_code: Mapped[str | None] = mapped_column(String(32))
     #: What was advised; the operator writes no name or number here (the API says so).
-    notes: Mapped[str | None] = mapped_column(Text)
+    notes = SealedField()
+    notes_sealed: Mapped[str | None] = mapped_column("notes", Text)
     recorded_by: Mapped[str] = mapped_column(String(64))

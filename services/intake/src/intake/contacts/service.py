@@ -8,14 +8,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.contacts.models import AnonymousContact
 from intake.contacts.schemas import ContactIn
+from intake.privacy.reveal import reveal
 from tirek.auth import Principal
+from tirek.crypto import Keyring, seal_record
 from tirek.events import Envelope
 from tirek.events.intake import ContactRecorded
 from tirek.messaging.outbox import add_to_outbox
 
 
 async def record(
-    *, session: AsyncSession, principal: Principal, data: ContactIn
+    *, session: AsyncSession, principal: Principal, data: ContactIn, keyring: Keyring
 ) -> AnonymousContact:
     """Record an anonymous contact; publishes ``contact.recorded``."""
     contact = AnonymousContact(
@@ -30,6 +32,7 @@ async def record(
         notes=data.notes,
         recorded_by=principal.user_id,
     )
+    seal_record(contact, await keyring.keys(principal.tenant_id))
     session.add(contact)
     await session.flush()
     await add_to_outbox(
@@ -52,8 +55,14 @@ async def record(
 
 
 async def list_contacts(
-    *, session: AsyncSession, received_from: date | None, received_to: date | None, limit: int
+    *,
+    session: AsyncSession,
+    received_from: date | None,
+    received_to: date | None,
+    limit: int,
+    keyring: Keyring,
 ) -> list[AnonymousContact]:
+    """The NGO's anonymous contacts, newest first, opened for reading."""
     statement = select(AnonymousContact)
     if received_from:
         statement = statement.where(AnonymousContact.received_on >= received_from)
@@ -62,4 +71,6 @@ async def list_contacts(
     statement = statement.order_by(
         AnonymousContact.received_on.desc(), AnonymousContact.id.desc()
     ).limit(limit)
-    return list(await session.scalars(statement))
+    contacts = list(await session.scalars(statement))
+    await reveal(keyring, contacts)
+    return contacts

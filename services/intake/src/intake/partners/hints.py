@@ -7,9 +7,10 @@ from datetime import date
 from typing import Any, Final
 
 from intake.persons.search import NAME_FIELDS, name_keys
-from tirek.crypto import KeyProvider, consortium_index
+from tirek.crypto import TenantKeys
 
-#: The ``field`` of :func:`tirek.crypto.consortium_index` these values are keyed for.
+#: The blind-index field of the consortium's keys (:meth:`tirek.crypto.Keyring.consortium`)
+#: these values are keyed for.
 HINT_FIELD: Final = "person-hint"
 
 
@@ -26,8 +27,9 @@ def birth_year(value: date | str | None) -> int | None:
     return value.year
 
 
-def hint_values(keys: KeyProvider, person: Mapping[str, Any]) -> set[str]:
-    """One value per spelling of the name, joined with the birth year and citizenship.
+def hint_values(consortium: TenantKeys, person: Mapping[str, Any]) -> set[str]:
+    """One value per spelling of the name, joined with the birth year and citizenship, keyed
+    with the consortium's blind-index key (equal in every NGO).
 
     A person without a name, a birth date or a citizenship gets none: a name alone meets too
     many strangers across a consortium to tell a caseworker anything.
@@ -37,10 +39,7 @@ def hint_values(keys: KeyProvider, person: Mapping[str, Any]) -> set[str]:
     if year is None or not citizenship:
         return set()
     names = name_keys(**{field: person.get(field) for field in NAME_FIELDS})
-    return {
-        consortium_index(keys, field=HINT_FIELD, value=f"{name}|{year}|{citizenship}")
-        for name in names
-    }
+    return {consortium.blind_index(HINT_FIELD, f"{name}|{year}|{citizenship}") for name in names}
 
 
 #: The person fields a hint is made of.

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intake.partners.hints import hint_values
 from intake.partners.models import PartnerHintIndex
 from intake.partners.schemas import PartnerHint
-from tirek.crypto import KeyProvider
+from tirek.crypto import TenantKeys
 
 # The one way across tenants (SECURITY DEFINER, see the migration): tenant ids only, of
 # active NGOs that the current transaction's tenant may refer to today.
@@ -28,15 +28,16 @@ _PARTNERS = text(
 async def index_person(
     session: AsyncSession,
     *,
-    keys: KeyProvider,
+    consortium: TenantKeys,
     tenant_id: uuid.UUID,
     person_id: uuid.UUID,
     person: Mapping[str, Any],
     replace: bool = True,
 ) -> set[str]:
     """Store the hint values of ``person`` (its fields in plaintext, as registered or updated)
-    in place of the ones it had; ``replace=False`` for a person just created. Returns them."""
-    values = hint_values(keys, person)
+    in place of the ones it had; ``replace=False`` for a person just created. ``consortium``:
+    :meth:`tirek.crypto.Keyring.consortium`. Returns them."""
+    values = hint_values(consortium, person)
     if replace:
         await forget_person(session, person_id=person_id)
     if values:

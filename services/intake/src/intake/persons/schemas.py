@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated
 
@@ -132,6 +132,8 @@ class PersonOut(BaseModel):
     phone: str | None
     current_location: str | None
     documents: list[Document]
+    #: When the person's personal data was erased (the fields above are then empty).
+    erased_at: datetime | None = None
 
 
 class FamilyLinkIn(BaseModel):

@@ -2,19 +2,20 @@
 
 Names are indexed by their cross-alphabet key (:func:`intake.names.name_key`), so "Сабиров
 Тахир" and "Sabirov Takhir" find each other; document numbers in capitals without separators.
-Only keyed HMACs are stored (:func:`tirek.crypto.blind_index`, one key per tenant and field):
-the index tells whether two values are equal, never what they are.
+Only keyed HMACs are stored (:func:`tirek.crypto.blind.blind_index`, with the NGO's own
+blind-index key and a subkey per field): the index tells whether two values are equal, never
+what they are, and survives a new master key.
 """
 
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from intake.names import name_key
-from tirek.crypto import KeyProvider, blind_index
+from intake.persons.models import Person
+from tirek.crypto import TenantKeys
 
 NAME_FIELDS = ("first_name", "second_name", "patronymic", "name_latin")
 
@@ -35,15 +36,18 @@ def name_keys(
     return {key for key in (name_key(original), name_key(name_latin or "")) if key}
 
 
-def name_indexes(keys: KeyProvider, tenant: uuid.UUID, full_names: Iterable[str]) -> list[str]:
+def name_indexes(keys: TenantKeys, full_names: Iterable[str]) -> list[str]:
     """Blind indexes of free-form full names (a search query)."""
     found = {name_key(n) for n in full_names} - {""}
-    return sorted(blind_index(keys, tenant=tenant, field="name", value=k) for k in found)
+    return sorted(keys.blind_index("name", k) for k in found)
 
 
-def person_indexes(
-    keys: KeyProvider, tenant: uuid.UUID, person: Mapping[str, Any]
-) -> tuple[list[str], list[str]]:
+def document_index(keys: TenantKeys, number: str) -> str:
+    """The blind index of a document number as anyone may write it."""
+    return keys.blind_index("document", normalise_document(number))
+
+
+def person_indexes(keys: TenantKeys, person: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     """(name indexes, document indexes) of a person given as a mapping of its fields."""
     names = name_keys(**{field: person.get(field) for field in NAME_FIELDS})
     documents = {
@@ -52,6 +56,13 @@ def person_indexes(
         if doc.get("number")
     } - {""}
     return (
-        sorted(blind_index(keys, tenant=tenant, field="name", value=k) for k in names),
-        sorted(blind_index(keys, tenant=tenant, field="document", value=d) for d in documents),
+        sorted(keys.blind_index("name", k) for k in names),
+        sorted(keys.blind_index("document", d) for d in documents),
+    )
+
+
+def index_person(person: Person, keys: TenantKeys) -> None:
+    """Recompute an opened person's blind indexes from their current name and documents."""
+    person.name_indexes, person.document_indexes = person_indexes(
+        keys, {field: getattr(person, field) for field in (*NAME_FIELDS, "documents")}
     )

@@ -10,7 +10,7 @@ from faststream.exceptions import RejectMessage
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from intake.shares import service
-from tirek.crypto import KeyProvider
+from tirek.crypto import Keyring
 from tirek.db import UnitOfWork
 from tirek.events import Envelope
 from tirek.events.referral import ReferralAccepted, ReferralApproved
@@ -34,11 +34,11 @@ class ReferralSaga:
         self,
         *,
         sessions: async_sessionmaker[AsyncSession],
-        keys: KeyProvider,
+        keyring: Keyring,
         clock: Callable[[], datetime],
     ) -> None:
         self._sessions = sessions
-        self._keys = keys
+        self._keyring = keyring
         self._clock = clock
 
     async def handle(self, envelope: Envelope) -> None:
@@ -52,13 +52,21 @@ class ReferralSaga:
             await self.on_accepted(envelope, payload)
 
     async def on_approved(self, envelope: Envelope, approved: ReferralApproved) -> None:
+        await self._keyring.keys(
+            approved.sender_tenant
+        )  # before the transaction holds a connection
         async with UnitOfWork(self._sessions, approved.sender_tenant) as session:
             if not await first_delivery(
                 session, consumer=INTAKE_REFERRALS.name, event_id=envelope.id
             ):
                 return
+            now = self._clock()
             reason = await service.prepare(
-                session=session, keys=self._keys, approved=approved, today=self._clock().date()
+                session=session,
+                keyring=self._keyring,
+                approved=approved,
+                today=now.date(),
+                now=now,
             )
         _log.info(
             "share package %s",
@@ -67,11 +75,13 @@ class ReferralSaga:
         )
 
     async def on_accepted(self, envelope: Envelope, accepted: ReferralAccepted) -> None:
+        for tenant in (accepted.sender_tenant, accepted.receiver_tenant):
+            await self._keyring.keys(tenant)  # before a transaction holds a connection
         # The package is the sender's row: read it with the sender's tenant set (read only).
         async with UnitOfWork(self._sessions, accepted.sender_tenant) as session:
             try:
                 package = await service.open_package(
-                    session=session, keys=self._keys, referral_id=accepted.referral_id
+                    session=session, keyring=self._keyring, referral_id=accepted.referral_id
                 )
             except service.PackageDoesNotOpen as error:
                 # No redelivery makes it open: dead-letter it at once.
@@ -93,7 +103,7 @@ class ReferralSaga:
                 accepted=accepted,
                 package=package,
                 today=self._clock().date(),
-                keys=self._keys,
+                keyring=self._keyring,
             )
         if case is not None:
             _log.info(

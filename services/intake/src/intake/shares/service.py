@@ -1,12 +1,20 @@
 """The intake side of the cross-border referral saga.
 
 - :func:`prepare` (on ``referral.approved``, in the SENDER's tenant): check the case and the
-  consent, build the package of exactly the requested fields, seal it for the receiver, keep
-  the sealed copy and publish ``share.prepared`` — or publish ``share.refused`` with a reason.
-- :func:`open_package` + :func:`open_linked_case` (on ``referral.accepted``): read the sealed
+  consent, build the package of exactly the requested fields, seal it for its trip to the
+  receiver (:func:`tirek.crypto.seal`, under the master key), keep a copy encrypted at rest
+  under the sender's data key, record the copy (:class:`SharedCopy`, ids only) and publish
+  ``share.prepared`` — or publish ``share.refused`` with a reason.
+- :func:`open_package` + :func:`open_linked_case` (on ``referral.accepted``): read the kept
   copy in the sender's tenant, open it, and register a linked case in the RECEIVER's tenant
   holding exactly the shared fields; the two cases know each other only by the referral id.
 - :func:`forget_packages_of_consent`: a withdrawn consent deletes the copies shared under it.
+
+Sealing decision (issue 7): the package travels sealed under the master key, bound to the
+receiving tenant and the referral id; each service that keeps it re-encrypts it at rest under
+a per-tenant data key of its own database at once (intake: the sender's; referral: the
+receiver's). A stolen database names nobody without the master key, and a retired master key
+leaves nothing at rest unreadable (only messages still in the stream, which are not replayed).
 
 Rules that decide (consent checks, package content, the case made of a package) are pure
 functions here; the use cases run inside the caller's unit of work and write their events to
@@ -18,7 +26,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Collection
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any, Final
 
@@ -32,9 +40,10 @@ from intake.cases.models import Case
 from intake.cases.schemas import CaseIn
 from intake.consents.models import Consent
 from intake.consents.schemas import ShareableField
-from intake.shares.models import SharePackage
+from intake.privacy.reveal import reveal, reveal_case
+from intake.shares.models import SharedCopy, SharePackage
 from tirek.auth import Principal, Role
-from tirek.crypto import KeyProvider, SealError, open_sealed, seal
+from tirek.crypto import Keyring, SealError, TenantKeys, open_sealed, seal, seal_record
 from tirek.events import Envelope
 from tirek.events.intake import (
     CaseCategory,
@@ -84,6 +93,7 @@ class RefusalReason(StrEnum):
     CONSENT_PURPOSE = "consent_purpose"
     CONSENT_RECIPIENT = "consent_recipient"
     CONSENT_SCOPE = "consent_scope"
+    PERSON_ERASED = "person_erased"
 
 
 class ReceiverNotOnboarded(RuntimeError):
@@ -188,9 +198,10 @@ def linked_case_input(package: dict[str, Any], *, services: Collection[str]) -> 
 async def prepare(
     *,
     session: AsyncSession,
-    keys: KeyProvider,
+    keyring: Keyring,
     approved: ReferralApproved,
     today: date,
+    now: datetime,
 ) -> RefusalReason | None:
     """Prepare the share package of an approved referral in the sender's tenant.
 
@@ -227,6 +238,21 @@ async def prepare(
             ),
         )
         return reason
+    if case.person.erased_at is not None:
+        # Nothing personal is left to share (the consent scope check passed on field names).
+        reason = RefusalReason.PERSON_ERASED
+        await add_to_outbox(
+            session,
+            Envelope.wrap(
+                ShareRefused(
+                    referral_id=approved.referral_id, case_id=case.id, reason=reason.value
+                ),
+                tenant=approved.sender_tenant,
+                subject=approved.referral_id,
+            ),
+        )
+        return reason
+    await reveal_case(keyring, case)
     fields = list(dict.fromkeys(approved.fields))  # requested order, without repeats
     assistance: list[AssistanceRecord] = []
     if ShareableField.ASSISTANCE_HISTORY.value in fields:
@@ -239,28 +265,21 @@ async def prepare(
         )
     package = build_package(case, assistance, fields=fields, sender_tenant=approved.sender_tenant)
     sealed = seal(
-        keys,
+        keyring.provider,
         tenant=approved.receiver_tenant,
         purpose=SEAL_PURPOSE,
         plaintext=json.dumps(package, ensure_ascii=False).encode(),
         context=approved.referral_id.bytes,
     )
-    values = {
-        "tenant_id": approved.sender_tenant,
-        "referral_id": approved.referral_id,
-        "case_id": case.id,
-        "receiver_tenant": approved.receiver_tenant,
-        "consent_id": consent.id,
-        "fields": fields,
-        "sealed": sealed,
-    }
-    # A referral approved again (say after it was blocked) replaces its earlier package.
-    statement = insert(SharePackage).values(id=uuid.uuid4(), **values)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[SharePackage.referral_id],
-            set_={name: statement.excluded[name] for name in values if name != "tenant_id"},
-        )
+    await _keep_copy(
+        session,
+        await keyring.keys(approved.sender_tenant),
+        approved=approved,
+        case=case,
+        consent=consent,
+        fields=fields,
+        package=package,
+        now=now,
     )
     await add_to_outbox(
         session,
@@ -280,26 +299,86 @@ async def prepare(
     return None
 
 
+async def _keep_copy(
+    session: AsyncSession,
+    keys: TenantKeys,
+    *,
+    approved: ReferralApproved,
+    case: Case,
+    consent: Consent,
+    fields: list[str],
+    package: dict[str, Any],
+    now: datetime,
+) -> None:
+    """Keep the sender's copy of the package (encrypted at rest) and the record of the share."""
+    existing = await session.scalar(
+        select(SharePackage).where(SharePackage.referral_id == approved.referral_id)
+    )
+    if existing is not None:
+        # A referral approved again (say after it was blocked) replaces its earlier package.
+        await session.delete(existing)
+        await session.flush()
+    row = SharePackage(
+        id=uuid.uuid4(),
+        tenant_id=approved.sender_tenant,
+        referral_id=approved.referral_id,
+        case_id=case.id,
+        receiver_tenant=approved.receiver_tenant,
+        consent_id=consent.id,
+        fields=fields,
+        package=package,
+    )
+    seal_record(row, keys)
+    session.add(row)
+    copy = {
+        "tenant_id": approved.sender_tenant,
+        "referral_id": approved.referral_id,
+        "case_id": case.id,
+        "person_id": case.person_id,
+        "receiver_tenant": approved.receiver_tenant,
+        "fields": fields,
+        "shared_at": now,
+    }
+    statement = insert(SharedCopy).values(**copy)
+    await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[SharedCopy.referral_id],
+            set_={"fields": statement.excluded.fields, "shared_at": statement.excluded.shared_at},
+        )
+    )
+
+
 async def open_package(
-    *, session: AsyncSession, keys: KeyProvider, referral_id: uuid.UUID
+    *, session: AsyncSession, keyring: Keyring, referral_id: uuid.UUID
 ) -> dict[str, Any] | None:
     """The opened package of a referral, read in the sender's tenant; None if there is none
-    (never prepared, refused, or purged after the consent was withdrawn)."""
+    (never prepared, refused, or purged after the consent was withdrawn or the erasure)."""
     package = await session.scalar(
         select(SharePackage).where(SharePackage.referral_id == referral_id)
     )
     if package is None:
         return None
+    if package.key_version is None:
+        return open_legacy_package(keyring, package)
+    await reveal(keyring, [package])
+    opened: dict[str, Any] = package.package
+    return opened
+
+
+def open_legacy_package(keyring: Keyring, package: SharePackage) -> dict[str, Any]:
+    """A copy kept before encryption at rest: still the package as sealed for its trip."""
     try:
         plaintext = open_sealed(
-            keys,
+            keyring.provider,
             tenant=package.receiver_tenant,
             purpose=SEAL_PURPOSE,
-            sealed=package.sealed,
-            context=referral_id.bytes,
+            sealed=package.package_sealed or "",
+            context=package.referral_id.bytes,
         )
     except SealError as error:
-        raise PackageDoesNotOpen(f"the package of referral {referral_id} does not open") from error
+        raise PackageDoesNotOpen(
+            f"the package of referral {package.referral_id} does not open"
+        ) from error
     opened: dict[str, Any] = json.loads(plaintext)
     return opened
 
@@ -310,7 +389,7 @@ async def open_linked_case(
     accepted: ReferralAccepted,
     package: dict[str, Any],
     today: date,
-    keys: KeyProvider,
+    keyring: Keyring,
 ) -> Case | None:
     """Register the linked case in the receiver's tenant (the session's tenant); publishes
     ``case.registered`` with ``origin_referral_id``. None if the case already exists."""
@@ -332,7 +411,7 @@ async def open_linked_case(
             principal=principal,
             data=data,
             today=today,
-            keys=keys,
+            keyring=keyring,
             origin_referral_id=accepted.referral_id,
         )
     except cases.TenantNotOnboarded as error:

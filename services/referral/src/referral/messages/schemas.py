@@ -19,5 +19,6 @@ class MessageOut(BaseModel):
     referral_id: uuid.UUID
     author_tenant: uuid.UUID
     author_user: str
-    body: str
+    #: ``None`` once erased (the person the referral was about asked for erasure).
+    body: str | None
     posted_at: datetime

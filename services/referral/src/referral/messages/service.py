@@ -12,6 +12,7 @@ from referral.messages.models import ReferralMessage
 from referral.messages.schemas import MessageIn
 from referral.referrals import service as referrals
 from tirek.auth import Principal
+from tirek.crypto import Keyring
 from tirek.events.referral import ReferralMessagePosted
 from tirek.web.problems import Conflict
 
@@ -23,6 +24,7 @@ async def post(
     referral_id: uuid.UUID,
     data: MessageIn,
     now: datetime,
+    keyring: Keyring,
 ) -> ReferralMessage:
     """Post a message; ``referral.message_posted`` says that it exists, never what it says."""
     referral = await referrals.get(
@@ -44,6 +46,7 @@ async def post(
         body=data.body,
         posted_at=now,
     )
+    await referrals.seal(keyring, message)
     session.add(message)
     await session.flush()
     await referrals.publish(
@@ -60,13 +63,16 @@ async def post(
 
 
 async def list_for(
-    *, session: AsyncSession, principal: Principal, referral_id: uuid.UUID
+    *, session: AsyncSession, principal: Principal, referral_id: uuid.UUID, keyring: Keyring
 ) -> list[ReferralMessage]:
+    """The thread, opened for reading."""
     await referrals.get(session=session, tenant_id=principal.tenant_id, referral_id=referral_id)
-    return list(
+    messages = list(
         await session.scalars(
             select(ReferralMessage)
             .where(ReferralMessage.referral_id == referral_id)
             .order_by(ReferralMessage.posted_at, ReferralMessage.created_at)
         )
     )
+    await referrals.reveal(keyring, messages)
+    return messages

@@ -17,12 +17,18 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from referral.models import Base, SharedByTwoTenants
+from tirek.crypto import SealedField, SealedRecord
 
 
-class Referral(SharedByTwoTenants, Base):
-    """A request from one NGO (sender) to another (receiver) for named services."""
+class Referral(SealedRecord, SharedByTwoTenants, Base):
+    """A request from one NGO (sender) to another (receiver) for named services.
+
+    Its free text (the reason, the decline and cancel notes) is stored only as ciphertext under
+    the sending NGO's data key (:mod:`referral.privacy`).
+    """
 
     __tablename__ = "referrals"
+    __key_owner__ = "sender_tenant"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(40), unique=True)
@@ -31,7 +37,8 @@ class Referral(SharedByTwoTenants, Base):
     consent_id: Mapped[uuid.UUID] = mapped_column(index=True)
     services: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
     urgency: Mapped[str] = mapped_column(String(16))
-    reason: Mapped[str] = mapped_column(Text)
+    reason = SealedField()
+    reason_sealed: Mapped[str | None] = mapped_column("reason", Text)
     #: Names of the fields to share (the consent must cover them; intake checks).
     fields: Mapped[list[str]] = mapped_column(ARRAY(String(48)))
     state: Mapped[str] = mapped_column(String(32), index=True)
@@ -42,9 +49,11 @@ class Referral(SharedByTwoTenants, Base):
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     responsible_user: Mapped[str | None] = mapped_column(String(64))
     decline_reason: Mapped[str | None] = mapped_column(String(48))
-    decline_note: Mapped[str | None] = mapped_column(Text)
+    decline_note = SealedField()
+    decline_note_sealed: Mapped[str | None] = mapped_column("decline_note", Text)
     cancel_reason: Mapped[str | None] = mapped_column(String(48))
-    cancel_note: Mapped[str | None] = mapped_column(Text)
+    cancel_note = SealedField()
+    cancel_note_sealed: Mapped[str | None] = mapped_column("cancel_note", Text)
     cancelled_by_tenant: Mapped[uuid.UUID | None] = mapped_column()
     outcomes: Mapped[dict[str, str] | None] = mapped_column(JSONB)
     package_purged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -69,15 +78,20 @@ class ReferralTransition(SharedByTwoTenants, Base):
     reason: Mapped[str | None] = mapped_column(String(64))
 
 
-class SharePackage(SharedByTwoTenants, Base):
-    """The share package as intake sealed it for the receiver: stored sealed, opened on read."""
+class SharePackage(SealedRecord, SharedByTwoTenants, Base):
+    """The share package intake sealed for the receiver, opened on receipt and stored
+    encrypted under the RECEIVER's data key (the one NGO that reads it). A row from before
+    encryption at rest (``key_version`` NULL) still holds intake's transport seal."""
 
     __tablename__ = "share_packages"
+    __key_owner__ = "receiver_tenant"
+    __key_row__ = "referral_id"
 
     referral_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("referrals.id"), primary_key=True)
     consent_id: Mapped[uuid.UUID] = mapped_column()
     fields: Mapped[list[str]] = mapped_column(ARRAY(String(48)))
-    sealed: Mapped[str] = mapped_column(Text)
+    package = SealedField("json")
+    package_sealed: Mapped[str | None] = mapped_column("sealed", Text)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

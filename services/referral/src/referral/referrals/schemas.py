@@ -99,7 +99,8 @@ class ReferralOut(BaseModel):
     receiver_tenant: uuid.UUID
     services: list[ReferralService]
     urgency: Urgency
-    reason: str
+    #: ``None`` once erased (the person the referral was about asked for erasure).
+    reason: str | None
     fields: list[str]
     state: ReferralState
     allowed_actions: list[Action]

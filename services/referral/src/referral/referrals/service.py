@@ -38,7 +38,8 @@ from referral.referrals.schemas import (
 )
 from referral.referrals.states import Action, Side, TransitionRefused, allowed_actions, transition
 from tirek.auth import Principal
-from tirek.crypto import KeyProvider, SealError, open_sealed
+from tirek.crypto import Keyring, SealError, open_record, open_sealed, seal_record
+from tirek.crypto.records import is_opened, key_owner
 from tirek.events import Envelope
 from tirek.events.envelope import Contract
 from tirek.events.intake import SharePrepared, ShareRefused
@@ -94,6 +95,21 @@ async def get(
     if referral is None:
         raise _not_found()
     return referral
+
+
+async def reveal(keyring: Keyring, records: list[Any]) -> None:
+    """Decrypt ``records`` for reading with their owners' keys: the only way referral reads
+    the free text and packages it stores (an access log belongs here)."""
+    for record in records:
+        if is_opened(record):
+            continue
+        keys = await keyring.keys(key_owner(record), version=record.key_version)
+        open_record(record, keys)
+
+
+async def seal(keyring: Keyring, record: Any) -> None:
+    """Encrypt ``record``'s free text with its owner's current data key."""
+    seal_record(record, await keyring.keys(key_owner(record)))
 
 
 def side_of(referral: Referral, tenant_id: uuid.UUID) -> Side:
@@ -188,7 +204,12 @@ async def _next_number(session: AsyncSession, tenant_id: uuid.UUID, year: int) -
 
 
 async def create(
-    *, session: AsyncSession, principal: Principal, data: ReferralIn, now: datetime
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    data: ReferralIn,
+    now: datetime,
+    keyring: Keyring,
 ) -> Referral:
     """Draft a referral, where a sharing agreement in force allows it."""
     sender = principal.tenant_id
@@ -236,6 +257,7 @@ async def create(
         created_at=now,
         updated_at=now,
     )
+    await seal(keyring, referral)
     session.add(referral)
     session.add(
         ReferralParties(
@@ -334,15 +356,18 @@ async def decline(
     referral_id: uuid.UUID,
     data: DeclineIn,
     now: datetime,
+    keyring: Keyring,
 ) -> Referral:
     referral = await get(
         session=session, tenant_id=principal.tenant_id, referral_id=referral_id, lock=True
     )
+    await reveal(keyring, [referral])
     await _move(
         session, referral, Action.DECLINE, principal=principal, now=now, reason=data.reason.value
     )
     referral.decline_reason = data.reason.value
     referral.decline_note = data.note
+    await seal(keyring, referral)
     await deadlines.close(session, kind=DeadlineKind.UNANSWERED, referral_id=referral.id, now=now)
     await publish(
         session,
@@ -410,15 +435,18 @@ async def cancel(
     referral_id: uuid.UUID,
     data: CancelIn,
     now: datetime,
+    keyring: Keyring,
 ) -> Referral:
     referral = await get(
         session=session, tenant_id=principal.tenant_id, referral_id=referral_id, lock=True
     )
+    await reveal(keyring, [referral])
     await _move(
         session, referral, Action.CANCEL, principal=principal, now=now, reason=data.reason.value
     )
     referral.cancel_reason = data.reason.value
     referral.cancel_note = data.note
+    await seal(keyring, referral)
     referral.cancelled_by_tenant = principal.tenant_id
     for kind in DeadlineKind:
         await deadlines.close(session, kind=kind, referral_id=referral.id, now=now)
@@ -451,9 +479,14 @@ async def attach_package(
     now: datetime,
     answer_within: timedelta,
     urgent_answer_within: timedelta,
+    keyring: Keyring,
 ) -> bool:
-    """``share.prepared``: store the sealed package as received, send the referral, start the
-    answer deadline. Returns ``False`` (and changes nothing) when the referral cannot take it.
+    """``share.prepared``: open the package sealed for the receiver and store it encrypted
+    under the receiver's data key, send the referral, start the answer deadline. Returns
+    ``False`` (and changes nothing) when the referral cannot take it.
+
+    A package that does not open (sealed under a master key this service lacks, or
+    tampered) is attached empty: the receiver sees the referral without its data, as before.
     """
     referral = await _for_saga(session, payload.referral_id)
     if referral is None:
@@ -468,17 +501,17 @@ async def attach_package(
         return False
     await _move(session, referral, Action.SHARE_PREPARED, principal=None, now=now)
     referral.sent_at = now
-    session.add(
-        SharePackage(
-            referral_id=referral.id,
-            sender_tenant=referral.sender_tenant,
-            receiver_tenant=referral.receiver_tenant,
-            consent_id=payload.consent_id,
-            fields=payload.fields,
-            sealed=payload.sealed,
-            received_at=now,
-        )
+    package = SharePackage(
+        referral_id=referral.id,
+        sender_tenant=referral.sender_tenant,
+        receiver_tenant=referral.receiver_tenant,
+        consent_id=payload.consent_id,
+        fields=payload.fields,
+        package=_open_transport(keyring, referral.receiver_tenant, referral.id, payload.sealed),
+        received_at=now,
     )
+    await seal(keyring, package)
+    session.add(package)
     period = urgent_answer_within if referral.urgency == Urgency.URGENT else answer_within
     due_at = now + period
     await deadlines.schedule(
@@ -586,14 +619,17 @@ async def history(
     )
 
 
-def _open(keys: KeyProvider, package: SharePackage) -> dict[str, Any] | None:
+def _open_transport(
+    keyring: Keyring, receiver: uuid.UUID, referral_id: uuid.UUID, sealed: str
+) -> dict[str, Any] | None:
+    """The package as intake sealed it for ``receiver``; None if it does not open."""
     try:
         plaintext = open_sealed(
-            keys,
-            tenant=package.receiver_tenant,
+            keyring.provider,
+            tenant=receiver,
             purpose=SHARE_PURPOSE,
-            sealed=package.sealed,
-            context=package.referral_id.bytes,
+            sealed=sealed,
+            context=referral_id.bytes,
         )
         data = json.loads(plaintext)
     except (SealError, ValueError):
@@ -602,15 +638,29 @@ def _open(keys: KeyProvider, package: SharePackage) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+async def open_package(keyring: Keyring, package: SharePackage) -> dict[str, Any] | None:
+    """The package's data for the receiver (a row from before encryption at rest still holds
+    the transport seal)."""
+    if package.key_version is None:
+        return _open_transport(
+            keyring, package.receiver_tenant, package.referral_id, package.package_sealed or ""
+        )
+    await reveal(keyring, [package])
+    data = package.package
+    return data if isinstance(data, dict) else None
+
+
 async def present(
     *,
     session: AsyncSession,
     referral: Referral,
     tenant_id: uuid.UUID,
-    keys: KeyProvider | None,
+    keyring: Keyring,
+    with_package: bool = False,
 ) -> ReferralOut:
-    """The referral as ``tenant_id`` sees it; with ``keys``, the receiver's opened package."""
+    """The referral as ``tenant_id`` sees it; ``with_package``: the receiver's opened package."""
     side = side_of(referral, tenant_id)
+    await reveal(keyring, [referral])
     out = ReferralOut(
         id=referral.id,
         number=referral.number,
@@ -648,10 +698,12 @@ async def present(
             }
         )
     update: dict[str, Any] = {"responsible_user": referral.responsible_user}
-    if keys is not None:
+    if with_package:
         package = await session.get(SharePackage, referral.id)
         if package is not None:
             update["package"] = SharePackageOut(
-                fields=package.fields, received_at=package.received_at, data=_open(keys, package)
+                fields=package.fields,
+                received_at=package.received_at,
+                data=await open_package(keyring, package),
             )
     return out.model_copy(update=update)

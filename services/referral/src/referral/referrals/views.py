@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request, status
 
-from referral.deps import Keys, Now, Staff, TenantWork
+from referral.deps import KeyringDep, Now, Staff, TenantWork
 from referral.referrals import service
 from referral.referrals.schemas import (
     AcceptIn,
@@ -26,14 +26,16 @@ router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=ReferralOut)
 async def create_referral(
-    data: ReferralIn, principal: Staff, work: TenantWork, now: Now
+    data: ReferralIn, principal: Staff, work: TenantWork, now: Now, keyring: KeyringDep
 ) -> ReferralOut:
     """Draft a referral of one of your cases to a partner NGO (a sharing agreement in force
     must allow it). Submit it next, and have another case manager approve it."""
     async with work() as session:
-        referral = await service.create(session=session, principal=principal, data=data, now=now)
+        referral = await service.create(
+            session=session, principal=principal, data=data, now=now, keyring=keyring
+        )
         return await service.present(
-            session=session, referral=referral, tenant_id=principal.tenant_id, keys=None
+            session=session, referral=referral, tenant_id=principal.tenant_id, keyring=keyring
         )
 
 
@@ -42,6 +44,7 @@ async def list_referrals(
     request: Request,
     principal: Staff,
     work: TenantWork,
+    keyring: KeyringDep,
     direction: Literal["incoming", "outgoing"] | None = None,
     state: ReferralState | None = None,
     limit: Annotated[int, Query(ge=1)] = 50,
@@ -60,7 +63,7 @@ async def list_referrals(
         )
         items = [
             await service.present(
-                session=session, referral=r, tenant_id=principal.tenant_id, keys=None
+                session=session, referral=r, tenant_id=principal.tenant_id, keyring=keyring
             )
             for r in rows
         ]
@@ -69,7 +72,7 @@ async def list_referrals(
 
 @router.get("/{referral_id}", response_model=ReferralOut)
 async def get_referral(
-    referral_id: uuid.UUID, principal: Staff, work: TenantWork, keys: Keys
+    referral_id: uuid.UUID, principal: Staff, work: TenantWork, keyring: KeyringDep
 ) -> ReferralOut:
     """One referral. The receiving NGO sees the share package opened; the sender never does."""
     async with work() as session:
@@ -77,7 +80,11 @@ async def get_referral(
             session=session, tenant_id=principal.tenant_id, referral_id=referral_id
         )
         return await service.present(
-            session=session, referral=referral, tenant_id=principal.tenant_id, keys=keys
+            session=session,
+            referral=referral,
+            tenant_id=principal.tenant_id,
+            keyring=keyring,
+            with_package=True,
         )
 
 
@@ -106,7 +113,7 @@ async def get_history(
 
 @router.post("/{referral_id}/submit", response_model=ReferralOut)
 async def submit_referral(
-    referral_id: uuid.UUID, principal: Staff, work: TenantWork, now: Now
+    referral_id: uuid.UUID, principal: Staff, work: TenantWork, now: Now, keyring: KeyringDep
 ) -> ReferralOut:
     """Submit a draft for a case manager's approval."""
     async with work() as session:
@@ -114,13 +121,13 @@ async def submit_referral(
             session=session, principal=principal, referral_id=referral_id, now=now
         )
         return await service.present(
-            session=session, referral=referral, tenant_id=principal.tenant_id, keys=None
+            session=session, referral=referral, tenant_id=principal.tenant_id, keyring=keyring
         )
 
 
 @router.post("/{referral_id}/approve", response_model=ReferralOut)
 async def approve_referral(
-    referral_id: uuid.UUID, principal: Staff, work: TenantWork, now: Now
+    referral_id: uuid.UUID, principal: Staff, work: TenantWork, now: Now, keyring: KeyringDep
 ) -> ReferralOut:
     """Approve (case managers only, never the referral's creator): intake prepares the
     share package."""
@@ -129,13 +136,18 @@ async def approve_referral(
             session=session, principal=principal, referral_id=referral_id, now=now
         )
         return await service.present(
-            session=session, referral=referral, tenant_id=principal.tenant_id, keys=None
+            session=session, referral=referral, tenant_id=principal.tenant_id, keyring=keyring
         )
 
 
 @router.post("/{referral_id}/accept", response_model=ReferralOut)
 async def accept_referral(
-    referral_id: uuid.UUID, data: AcceptIn, principal: Staff, work: TenantWork, now: Now
+    referral_id: uuid.UUID,
+    data: AcceptIn,
+    principal: Staff,
+    work: TenantWork,
+    now: Now,
+    keyring: KeyringDep,
 ) -> ReferralOut:
     """The receiving NGO accepts, naming its responsible caseworker."""
     async with work() as session:
@@ -143,27 +155,37 @@ async def accept_referral(
             session=session, principal=principal, referral_id=referral_id, data=data, now=now
         )
         return await service.present(
-            session=session, referral=referral, tenant_id=principal.tenant_id, keys=None
+            session=session, referral=referral, tenant_id=principal.tenant_id, keyring=keyring
         )
 
 
 @router.post("/{referral_id}/decline", response_model=ReferralOut)
 async def decline_referral(
-    referral_id: uuid.UUID, data: DeclineIn, principal: Staff, work: TenantWork, now: Now
+    referral_id: uuid.UUID,
+    data: DeclineIn,
+    principal: Staff,
+    work: TenantWork,
+    now: Now,
+    keyring: KeyringDep,
 ) -> ReferralOut:
     """The receiving NGO declines, with a reason from the list and a note."""
     async with work() as session:
         referral = await service.decline(
-            session=session, principal=principal, referral_id=referral_id, data=data, now=now
+            session=session,
+            principal=principal,
+            referral_id=referral_id,
+            data=data,
+            now=now,
+            keyring=keyring,
         )
         return await service.present(
-            session=session, referral=referral, tenant_id=principal.tenant_id, keys=None
+            session=session, referral=referral, tenant_id=principal.tenant_id, keyring=keyring
         )
 
 
 @router.post("/{referral_id}/start", response_model=ReferralOut)
 async def start_referral(
-    referral_id: uuid.UUID, principal: Staff, work: TenantWork, now: Now
+    referral_id: uuid.UUID, principal: Staff, work: TenantWork, now: Now, keyring: KeyringDep
 ) -> ReferralOut:
     """The receiving NGO starts providing the services."""
     async with work() as session:
@@ -171,13 +193,18 @@ async def start_referral(
             session=session, principal=principal, referral_id=referral_id, now=now
         )
         return await service.present(
-            session=session, referral=referral, tenant_id=principal.tenant_id, keys=None
+            session=session, referral=referral, tenant_id=principal.tenant_id, keyring=keyring
         )
 
 
 @router.post("/{referral_id}/complete", response_model=ReferralOut)
 async def complete_referral(
-    referral_id: uuid.UUID, data: CompleteIn, principal: Staff, work: TenantWork, now: Now
+    referral_id: uuid.UUID,
+    data: CompleteIn,
+    principal: Staff,
+    work: TenantWork,
+    now: Now,
+    keyring: KeyringDep,
 ) -> ReferralOut:
     """The receiving NGO records the outcome of every requested service and completes."""
     async with work() as session:
@@ -185,19 +212,29 @@ async def complete_referral(
             session=session, principal=principal, referral_id=referral_id, data=data, now=now
         )
         return await service.present(
-            session=session, referral=referral, tenant_id=principal.tenant_id, keys=None
+            session=session, referral=referral, tenant_id=principal.tenant_id, keyring=keyring
         )
 
 
 @router.post("/{referral_id}/cancel", response_model=ReferralOut)
 async def cancel_referral(
-    referral_id: uuid.UUID, data: CancelIn, principal: Staff, work: TenantWork, now: Now
+    referral_id: uuid.UUID,
+    data: CancelIn,
+    principal: Staff,
+    work: TenantWork,
+    now: Now,
+    keyring: KeyringDep,
 ) -> ReferralOut:
     """Either NGO cancels, with a reason, before completion."""
     async with work() as session:
         referral = await service.cancel(
-            session=session, principal=principal, referral_id=referral_id, data=data, now=now
+            session=session,
+            principal=principal,
+            referral_id=referral_id,
+            data=data,
+            now=now,
+            keyring=keyring,
         )
         return await service.present(
-            session=session, referral=referral, tenant_id=principal.tenant_id, keys=None
+            session=session, referral=referral, tenant_id=principal.tenant_id, keyring=keyring
         )

@@ -18,6 +18,7 @@ from referral.referrals.models import Referral
 from referral.returns.models import ReturnPlan
 from referral.returns.schemas import ArrivalIn, ReturnPlanIn, ReturnPlanPatch
 from tirek.auth import Principal
+from tirek.crypto import Keyring
 from tirek.events import Envelope
 from tirek.events.referral import (
     ReferralState,
@@ -82,6 +83,7 @@ async def plan(
     data: ReturnPlanIn,
     now: datetime,
     arrival_within: timedelta,
+    keyring: Keyring,
 ) -> ReturnPlan:
     referral = await _referral(session, principal, referral_id)
     _require_plannable(referral)
@@ -121,6 +123,7 @@ async def plan(
         planned_by=principal.user_id,
         updated_at=now,
     )
+    await referrals.seal(keyring, plan)
     session.add(plan)
     await session.flush()
     await deadlines.schedule(
@@ -150,9 +153,10 @@ async def update(
     data: ReturnPlanPatch,
     now: datetime,
     arrival_within: timedelta,
+    keyring: Keyring,
 ) -> ReturnPlan:
     referral = await _referral(session, principal, referral_id)
-    plan = await get(session=session, principal=principal, referral_id=referral.id)
+    plan = await get(session=session, principal=principal, referral_id=referral.id, keyring=keyring)
     if plan.arrived_on is not None:
         raise Conflict(
             "The person has arrived: the return plan is closed.",
@@ -175,6 +179,7 @@ async def update(
             changed.append(name)
     if not changed:
         return plan
+    await referrals.seal(keyring, plan)
     plan.updated_at = now
     if "planned_date" in changed:
         await deadlines.schedule(
@@ -204,10 +209,11 @@ async def arrived(
     referral_id: uuid.UUID,
     data: ArrivalIn,
     now: datetime,
+    keyring: Keyring,
 ) -> ReturnPlan:
     """The receiving NGO confirms the person arrived."""
     referral = await _referral(session, principal, referral_id)
-    plan = await get(session=session, principal=principal, referral_id=referral.id)
+    plan = await get(session=session, principal=principal, referral_id=referral.id, keyring=keyring)
     if referral.receiver_tenant != principal.tenant_id:
         raise Forbidden(
             "Only the receiving NGO confirms an arrival.",
@@ -239,13 +245,17 @@ async def arrived(
     return plan
 
 
-async def get(*, session: AsyncSession, principal: Principal, referral_id: uuid.UUID) -> ReturnPlan:
+async def get(
+    *, session: AsyncSession, principal: Principal, referral_id: uuid.UUID, keyring: Keyring
+) -> ReturnPlan:
+    """The referral's return plan, opened for reading."""
     await referrals.get(session=session, tenant_id=principal.tenant_id, referral_id=referral_id)
     plan = await _plan_of(session, referral_id)
     if plan is None:
         raise NotFound(
             "This referral has no return plan.", title="No return plan", slug="return-not-found"
         )
+    await referrals.reveal(keyring, [plan])
     return plan
 
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Body, Request, status
 
-from referral.deps import Now, Staff, TenantWork
+from referral.deps import KeyringDep, Now, Staff, TenantWork
 from referral.returns import service
 from referral.returns.schemas import ArrivalIn, ReturnPlanIn, ReturnPlanOut, ReturnPlanPatch
 
@@ -27,6 +27,7 @@ async def plan_return(
     principal: Staff,
     work: TenantWork,
     now: Now,
+    keyring: KeyringDep,
 ) -> ReturnPlanOut:
     """Record the return plan on an accepted referral (either NGO)."""
     async with work() as session:
@@ -37,6 +38,7 @@ async def plan_return(
             data=data,
             now=now,
             arrival_within=_arrival_within(request),
+            keyring=keyring,
         )
         return ReturnPlanOut.model_validate(plan)
 
@@ -49,6 +51,7 @@ async def update_return(
     principal: Staff,
     work: TenantWork,
     now: Now,
+    keyring: KeyringDep,
 ) -> ReturnPlanOut:
     """Change the return plan (publishes ``return.updated`` with the changed fields' names)."""
     async with work() as session:
@@ -59,14 +62,19 @@ async def update_return(
             data=data,
             now=now,
             arrival_within=_arrival_within(request),
+            keyring=keyring,
         )
         return ReturnPlanOut.model_validate(plan)
 
 
 @router.get("", response_model=ReturnPlanOut)
-async def get_return(referral_id: uuid.UUID, principal: Staff, work: TenantWork) -> ReturnPlanOut:
+async def get_return(
+    referral_id: uuid.UUID, principal: Staff, work: TenantWork, keyring: KeyringDep
+) -> ReturnPlanOut:
     async with work() as session:
-        plan = await service.get(session=session, principal=principal, referral_id=referral_id)
+        plan = await service.get(
+            session=session, principal=principal, referral_id=referral_id, keyring=keyring
+        )
         return ReturnPlanOut.model_validate(plan)
 
 
@@ -76,6 +84,7 @@ async def confirm_arrival(
     principal: Staff,
     work: TenantWork,
     now: Now,
+    keyring: KeyringDep,
     data: Annotated[ArrivalIn | None, Body()] = None,
 ) -> ReturnPlanOut:
     """The receiving NGO confirms the person arrived."""
@@ -86,5 +95,6 @@ async def confirm_arrival(
             referral_id=referral_id,
             data=data or ArrivalIn(),
             now=now,
+            keyring=keyring,
         )
         return ReturnPlanOut.model_validate(plan)

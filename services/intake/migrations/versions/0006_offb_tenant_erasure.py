@@ -4,16 +4,16 @@ tenant.offboarded can erase them (tirek.db.erasure; intake.tenants.offboarding)
 A table added by a later migration with a tenant_id column needs its own grant (call
 grant_erasure again there): until then the erasure refuses and says which table.
 
-Revision ID: 0005_offb
-Revises: 0004_acclog
+Revision ID: 0006_offb
+Revises: 0005_enc
 """
 
 from alembic import context, op
 
 from tirek.db.erasure import TenantData, grant_erasure, revoke_erasure
 
-revision = "0005_offb"
-down_revision = "0004_acclog"
+revision = "0006_offb"
+down_revision = "0005_enc"
 branch_labels = None
 depends_on = None
 
@@ -37,5 +37,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    # share_packages had DELETE before (0002: a withdrawn consent purges packages).
-    revoke_erasure(op, _app_role(), TENANT_DATA, keep=("share_packages",))
+    # These had DELETE before for reasons of their own: a withdrawn consent purges packages
+    # (0002), a changed name replaces its hints (0004), a rotation destroys an old data key and
+    # an erasure removes family links (0005).
+    revoke_erasure(
+        op,
+        _app_role(),
+        TENANT_DATA,
+        keep=("share_packages", "partner_hints", "data_keys", "family_links"),
+    )
