@@ -57,8 +57,7 @@ from prometheus_client import REGISTRY, CollectorRegistry
 
 from tirek.events.registry import UnknownEventType
 from tirek.messaging.deadletter import describe_failure, publish_dead_letter
-from tirek.messaging.naming import Naming
-from tirek.messaging.permissions import inbox_prefix
+from tirek.messaging.naming import Naming, inbox_prefix
 from tirek.messaging.streams import ConsumerSpec
 from tirek.settings import ServiceSettings
 

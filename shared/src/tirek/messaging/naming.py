@@ -27,3 +27,9 @@ class Naming:
         """The subject without the namespace prefix."""
         prefix = f"{self.namespace}."
         return subject[len(prefix) :] if self.namespace and subject.startswith(prefix) else subject
+
+
+def inbox_prefix(user: str) -> str:
+    """The inbox prefix a NATS user's connections use: replies reach only that user
+    (:mod:`tirek.messaging.permissions` allows each user its own)."""
+    return f"_INBOX.{user}"

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
+from tirek.messaging.naming import inbox_prefix
 from tirek.messaging.streams import CONSUMERS, DLQ_STREAM, STREAMS, ConsumerSpec
 
 __all__ = [
@@ -63,11 +64,6 @@ _EVENT_STREAMS: Final = tuple(name for name in STREAMS if name != DLQ_STREAM)
 #: kustomize reads only files under its own directory).
 USERS_CONF: Final = Path("deploy/nats/users.conf")
 K8S_USERS_CONF: Final = Path("deploy/k8s/base/config/users.conf")
-
-
-def inbox_prefix(user: str) -> str:
-    """The inbox prefix a user's connections use: replies reach only that user."""
-    return f"_INBOX.{user}"
 
 
 def password_variable(user: str) -> str:
