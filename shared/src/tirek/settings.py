@@ -55,6 +55,9 @@ class ServiceSettings(BaseSettings):
     master_key: str | None = None
     master_key_file: str = ".tirek/keys/master.key"
 
+    #: Seconds an ``Idempotency-Key`` answers with its first result (tirek.web.idempotency).
+    idempotency_key_ttl: float = Field(24 * 3600, gt=0)
+
     #: Log level of the JSON logs.
     log_level: str = "INFO"
 

@@ -11,6 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tirek.auth import Principal, Role, require_roles
 from tirek.crypto import KeyProvider
 from tirek.db import UnitOfWork
+from tirek.db.idempotency import IdempotentRequest
+from tirek.web import Idempotency
 
 
 def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -41,22 +43,30 @@ class Work:
     """Opens the use case's unit of work, scoped to the caller's tenant.
 
     Views write ``async with work() as session:`` and build their response inside the block,
-    so the transaction has committed before the client hears of success.
+    so the transaction has committed before the client hears of success. A request's
+    ``Idempotency-Key`` is claimed by that transaction, which commits with the stored answer.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], principal: Principal) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        principal: Principal,
+        idempotency: IdempotentRequest | None = None,
+    ) -> None:
         self._sessions = sessions
         self._principal = principal
+        self._idempotency = idempotency
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions, self._principal.tenant_id)
+        return UnitOfWork(self._sessions, self._principal.tenant_id, idempotency=self._idempotency)
 
 
 def _work(
     principal: CaseWorker,
     sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
+    idempotency: Idempotency,
 ) -> Work:
-    return Work(sessions, principal)
+    return Work(sessions, principal, idempotency)
 
 
 #: The request's unit of work factory, scoped to the caller's tenant.
