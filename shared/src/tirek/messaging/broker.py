@@ -15,8 +15,15 @@ OpenTelemetry and Prometheus middlewares are on.
 
 It never declares a stream (``JStream(name, declare=False)``) and always names the durable, so
 it binds to the consumer :func:`~tirek.messaging.streams.ensure_streams` provisioned (or
-creates it with the spec's config if provisioning has not run). Failures are settled per
-message:
+creates it with the spec's config if provisioning has not run).
+
+Before the handler sees a message, the subscriber verifies it as an event (unless
+``verify=False``, for tests of delivery itself): a JSON envelope, published on the subject its
+type, version and source name (:class:`SubjectMismatch`), of a registered ``(type, version)``,
+whose data passes the contract and whose tenant is one of the contract's parties
+(:class:`~tirek.events.ForgedTenant`). A message failing any of these is dead-lettered on its
+first delivery, whether or not the handler would have looked at its type. Failures are
+settled per message:
 
 - the handler raised and deliveries are left: NAK with the spec's backoff delay;
 - the last allowed delivery failed, or the message can never succeed (faststream
@@ -54,6 +61,7 @@ from nats.aio.msg import Msg
 from opentelemetry import trace
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from tirek.events.envelope import Envelope, ForgedTenant
 from tirek.events.registry import UnknownEventType
 from tirek.messaging.deadletter import describe_failure, publish_dead_letter
 from tirek.messaging.naming import Naming
@@ -69,9 +77,14 @@ if TYPE_CHECKING:
     from faststream.nats.subscriber.usecases import PullStreamSubscriber
     from opentelemetry.trace import TracerProvider
 
-__all__ = ["PERMANENT_ERRORS", "create_broker", "subscriber"]
+__all__ = ["PERMANENT_ERRORS", "SubjectMismatch", "create_broker", "subscriber", "verify_event"]
 
 _log = logging.getLogger("tirek.messaging")
+
+
+class SubjectMismatch(ValueError):
+    """The envelope's type, version or source is not what the subject it came on says."""
+
 
 #: Failures that no redelivery can cure: dead-lettered on the first delivery.
 PERMANENT_ERRORS: Final[tuple[type[Exception], ...]] = (
@@ -79,10 +92,29 @@ PERMANENT_ERRORS: Final[tuple[type[Exception], ...]] = (
     ArgumentsValidationError,
     pydantic.ValidationError,
     UnknownEventType,
+    ForgedTenant,
+    SubjectMismatch,
     json.JSONDecodeError,
     UnicodeDecodeError,
     SubscriberNotFound,
 )
+
+
+def verify_event(naming: Naming, subject: str, body: bytes) -> Envelope:
+    """``body`` as a verified event that arrived on ``subject``; raises a permanent error.
+
+    Checks what every consumer relies on, so that no handler applies a hostile event: the
+    envelope's shape, its subject (the publisher's permissions are per subject), its
+    registered contract, and its tenant against the contract's parties.
+    """
+    envelope = Envelope.model_validate(json.loads(body))
+    if naming.strip(subject) != envelope.subject_name:
+        # The envelope's own fields are not quoted: they are the sender's free text.
+        raise SubjectMismatch(
+            "the envelope's type, version or source does not match the subject it came on"
+        )
+    envelope.payload()
+    return envelope
 
 
 def create_broker(
@@ -121,15 +153,16 @@ def subscriber(
     fetch_timeout: float = 5.0,
     title: str | None = None,
     description: str | None = None,
+    verify: bool = True,
 ) -> PullStreamSubscriber:
     """A durable pull subscriber for ``spec``; use it as a decorator on the handler.
 
     ``batch_size`` messages are fetched at a time and handled concurrently; ``fetch_timeout``
-    is how long one fetch waits for messages. Dead-lettering and backoff are described in the
-    module docstring.
+    is how long one fetch waits for messages. Verification of events (``verify``),
+    dead-lettering and backoff are described in the module docstring.
     """
     subjects = spec.subjects(naming)
-    router = NatsRouter(middlewares=(_DeadLetterPolicy(broker, naming, spec),))
+    router = NatsRouter(middlewares=(_DeadLetterPolicy(broker, naming, spec, verify=verify),))
     handler = router.subscriber(
         # Several filters travel in the consumer config; FastStream then needs no subject.
         subjects[0] if len(subjects) == 1 else "",
@@ -147,10 +180,13 @@ def subscriber(
 class _DeadLetterPolicy:
     """FastStream middleware factory: settles one consumer's failed messages."""
 
-    def __init__(self, broker: NatsBroker, naming: Naming, spec: ConsumerSpec) -> None:
+    def __init__(
+        self, broker: NatsBroker, naming: Naming, spec: ConsumerSpec, *, verify: bool
+    ) -> None:
         self.broker = broker
         self.naming = naming
         self.spec = spec
+        self.verify = verify
 
     def __call__(self, msg: Any, /, *, context: ContextRepo) -> _DeadLetterMiddleware:
         return _DeadLetterMiddleware(msg, context=context, policy=self)
@@ -200,6 +236,8 @@ class _DeadLetterMiddleware(BaseMiddleware):
 
     async def consume_scope(self, call_next: AsyncFuncAny, msg: StreamMessage[Any]) -> Any:
         try:
+            if self._policy.verify:
+                verify_event(self._policy.naming, self._raw.subject, self._raw.data)
             return await call_next(msg)
         except NackMessage as exc:
             # The handler asked for a retry: honoured while deliveries are left.

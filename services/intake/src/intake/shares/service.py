@@ -35,7 +35,7 @@ from intake.consents.schemas import ShareableField
 from intake.shares.models import SharePackage
 from tirek.auth import Principal, Role
 from tirek.crypto import KeyProvider, SealError, open_sealed, seal
-from tirek.events import Envelope
+from tirek.events import Envelope, ForgedTenant
 from tirek.events.intake import (
     CaseCategory,
     ConsentPurpose,
@@ -281,15 +281,25 @@ async def prepare(
 
 
 async def open_package(
-    *, session: AsyncSession, keys: KeyProvider, referral_id: uuid.UUID
+    *,
+    session: AsyncSession,
+    keys: KeyProvider,
+    referral_id: uuid.UUID,
+    receiver_tenant: uuid.UUID,
 ) -> dict[str, Any] | None:
     """The opened package of a referral, read in the sender's tenant; None if there is none
-    (never prepared, refused, or purged after the consent was withdrawn)."""
+    (never prepared, refused, or purged after the consent was withdrawn).
+
+    Raises :class:`~tirek.events.ForgedTenant` when the package was prepared for another
+    receiver than ``receiver_tenant``: an acceptance naming another NGO must never open it.
+    """
     package = await session.scalar(
         select(SharePackage).where(SharePackage.referral_id == referral_id)
     )
     if package is None:
         return None
+    if package.receiver_tenant != receiver_tenant:
+        raise ForgedTenant("the package of this referral was prepared for another receiver")
     try:
         plaintext = open_sealed(
             keys,
