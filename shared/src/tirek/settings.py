@@ -18,6 +18,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+def nats_servers(urls: str) -> list[str]:
+    """Server URLs from one URL or a comma-separated list of them."""
+    return [url.strip() for url in urls.split(",") if url.strip()]
+
+
 class ServiceSettings(BaseSettings):
     """What every Tirek service needs to know about its surroundings."""
 
@@ -28,6 +33,8 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
+    #: One NATS URL, or several separated by commas (the members of a cluster to try first;
+    #: the client learns the others from the cluster).
     nats_url: str = "nats://127.0.0.1:4222"
     #: Prefixes every stream, consumer and subject; tests use a unique one per run so that
     #: a shared NATS server never mixes two runs. Empty in deployments.
@@ -60,6 +67,11 @@ class ServiceSettings(BaseSettings):
 
     #: Log level of the JSON logs.
     log_level: str = "INFO"
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """``nats_url`` as a list of server URLs."""
+        return nats_servers(self.nats_url)
 
     @property
     def is_production(self) -> bool:

@@ -20,7 +20,7 @@ async def _rebuild(settings: ReportingSettings) -> None:
     from tirek.messaging.naming import Naming
 
     engine = create_engine(settings.db_url, pool_size=2, application_name="reporting-rebuild")
-    nc = await nats.connect(settings.nats_url, connect_timeout=5, max_reconnect_attempts=3)
+    nc = await nats.connect(settings.nats_servers, connect_timeout=5, max_reconnect_attempts=3)
     try:
         result = await rebuild(session_factory(engine), nc.jetstream(), Naming(settings.namespace))
         print(f"rebuilt generation {result.generation} from {result.events} events")

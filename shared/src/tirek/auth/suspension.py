@@ -34,6 +34,7 @@ from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 
 from tirek.messaging.naming import Naming
+from tirek.settings import nats_servers
 
 __all__ = ["TENANT_SUBJECTS", "TenantSuspensions"]
 
@@ -124,7 +125,7 @@ class TenantSuspensions:
 
     async def _subscribe(self) -> None:
         self._nc = await nats.connect(
-            self._nats_url,
+            nats_servers(self._nats_url),
             name="tenant-suspensions",
             max_reconnect_attempts=-1,
             allow_reconnect=True,

@@ -130,7 +130,7 @@ def create_broker(
     deprecated). Register handlers with :func:`subscriber`.
     """
     return NatsBroker(
-        settings.nats_url,
+        settings.nats_servers,
         name=settings.service_name,
         ack_policy=AckPolicy.NACK_ON_ERROR,
         max_reconnect_attempts=-1,
