@@ -24,6 +24,7 @@ import logging
 import random
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -65,6 +66,15 @@ class Ledger:
     #: answers the retry got from a stored result (``Idempotent-Replayed``)
     replayed: int = 0
     gave_up: int = 0
+    #: answers (or "no answer") that made a client retry, by status
+    retried_on: Counter[str] = field(default_factory=Counter)
+
+    def summary(self) -> str:
+        causes = ", ".join(f"{cause} x{n}" for cause, n in sorted(self.retried_on.items()))
+        return (
+            f"client retries {self.retries}{f' ({causes})' if causes else ''}, answered from a "
+            f"stored result {self.replayed}, gave up {self.gave_up}"
+        )
 
 
 class Client:
@@ -114,6 +124,7 @@ class Client:
             if time.monotonic() > deadline:
                 raise GaveUp(f"{service} {path}")
             self._ledger.retries += 1
+            self._ledger.retried_on[str(response.status_code) if response else "no answer"] += 1
             await asyncio.sleep(delay)
             delay = min(delay * 2, 1.0)
 

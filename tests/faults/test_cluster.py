@@ -94,8 +94,7 @@ async def test_killing_one_node_then_another_of_an_r3_cluster_loses_and_doubles_
         + ", then ".join(f"kill -9 of {k}, restarted after 5 s" for k in killed),
         rows,
         [
-            f"settled {settled:.0f} s after the load stopped; client retries "
-            f"{load.ledger.retries}, gave up {load.ledger.gave_up}",
+            f"settled {settled:.0f} s after the load stopped; {load.ledger.summary()}",
             "followers at the end: " + "; ".join(f"{k}: {v}" for k, v in replicas.items()),
         ],
     )

@@ -33,9 +33,7 @@ async def test_kill_9_of_each_service_mid_load_loses_and_doubles_nothing(
         rows,
         [
             f"exit codes: {exits}",
-            f"settled {settled:.0f} s after the load stopped; "
-            f"client retries {load.ledger.retries}, answered from a stored result "
-            f"{load.ledger.replayed}, gave up {load.ledger.gave_up}",
+            f"settled {settled:.0f} s after the load stopped; {load.ledger.summary()}",
         ],
     )
     report(table)

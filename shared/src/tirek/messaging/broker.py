@@ -32,6 +32,14 @@ settled per message:
   the message is published to ``tirek.dlq.<consumer>`` with the reason
   (:mod:`tirek.messaging.deadletter`) and then terminated, so the consumer moves on.
 
+A handler that fails because the database cannot be reached (a restart, a failover: see
+:func:`tirek.db.database_unavailable`) is not the message's fault: it is retried in place,
+with backoff, telling the server it is still in progress, until the database answers; it
+spends none of the message's bounded deliveries, so an outage longer than the backoff budget
+dead-letters nothing. The other messages of the batch wait likewise (nothing else could
+succeed meanwhile); a service stopping meanwhile leaves the message unacknowledged, for
+redelivery.
+
 If publishing the dead letter fails the message is NAK-ed instead (nothing is lost while
 deliveries are left; after the last one it stays in its stream, the server stops redelivering
 it and emits a max-deliveries advisory, and an error is logged with its stream sequence).
@@ -39,6 +47,8 @@ it and emits a max-deliveries advisory, and an error is logged with its stream s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from typing import TYPE_CHECKING, Any, Final
@@ -61,6 +71,7 @@ from nats.aio.msg import Msg
 from opentelemetry import trace
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from tirek.db.engine import database_unavailable
 from tirek.events.envelope import Envelope, ForgedTenant
 from tirek.events.registry import UnknownEventType
 from tirek.messaging.deadletter import describe_failure, publish_dead_letter
@@ -80,6 +91,8 @@ if TYPE_CHECKING:
 __all__ = ["PERMANENT_ERRORS", "SubjectMismatch", "create_broker", "subscriber", "verify_event"]
 
 _log = logging.getLogger("tirek.messaging")
+#: Longest pause between two in-place retries of a handler while the database is unreachable.
+MAX_OUTAGE_PAUSE: Final = 5.0
 
 
 class SubjectMismatch(ValueError):
@@ -224,6 +237,14 @@ class _DeadLetterPolicy:
         return RejectMessage()
 
 
+class _DatabaseUnavailable(Exception):
+    """The handler failed because the database cannot be reached: retry it in place."""
+
+    def __init__(self, error_type: str) -> None:
+        super().__init__(error_type)
+        self.error_type = error_type
+
+
 class _DeadLetterMiddleware(BaseMiddleware):
     """Per-message: turns a handler failure into a NAK with delay or a dead letter."""
 
@@ -235,9 +256,30 @@ class _DeadLetterMiddleware(BaseMiddleware):
         self._settled = False
 
     async def consume_scope(self, call_next: AsyncFuncAny, msg: StreamMessage[Any]) -> Any:
-        try:
-            if self._policy.verify:
+        if self._policy.verify:
+            try:
                 verify_event(self._policy.naming, self._raw.subject, self._raw.data)
+            except Exception as exc:
+                self._settled = True
+                raise await self._policy.settle(self._raw, exc, permanent=True) from exc
+        pause = 0.25
+        # At most half the ack wait between two "in progress" signals.
+        longest = min(MAX_OUTAGE_PAUSE, self._policy.spec.ack_wait / 2)
+        while True:
+            try:
+                return await self._handle(call_next, msg)
+            except _DatabaseUnavailable as outage:
+                _log.warning(
+                    "database unavailable; handler retried in place",
+                    extra={"consumer": self._policy.spec.name, "error_type": outage.error_type},
+                )
+                with contextlib.suppress(Exception):
+                    await self._raw.in_progress()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, longest)
+
+    async def _handle(self, call_next: AsyncFuncAny, msg: StreamMessage[Any]) -> Any:
+        try:
             return await call_next(msg)
         except NackMessage as exc:
             # The handler asked for a retry: honoured while deliveries are left.
@@ -251,6 +293,8 @@ class _DeadLetterMiddleware(BaseMiddleware):
         except IgnoredException:
             raise
         except Exception as exc:
+            if database_unavailable(exc):
+                raise _DatabaseUnavailable(type(exc).__name__) from exc
             self._settled = True
             # The telemetry middleware outside sees only the NAK/reject; keep the real error.
             trace.get_current_span().record_exception(exc)
