@@ -195,12 +195,19 @@ class Platform:
         os.kill(process.pid, signal.SIGKILL)
         self.exits.setdefault(service, []).append(process.wait())
 
-    def start_service(self, service: str, *, wrapper: list[str] | None = None) -> None:
+    def start_service(
+        self, service: str, *, wrapper: list[str] | None = None, wait: bool = True
+    ) -> None:
         """Start the service again on its port, optionally through a wrapper module
-        (``python -m <wrapper...> <service> serve``), and wait until it is ready."""
+        (``python -m <wrapper...> <service> serve``), and (unless ``wait`` is false) wait
+        until it is ready."""
         args = [*wrapper, service, "serve"] if wrapper else ["-m", service, "serve"]
         process = self.stack.spawn(service, args, self.stack.envs[service])
-        wait_ready(self.urls[service], process)
+        if wait:
+            wait_ready(self.urls[service], process)
+
+    def wait_ready(self, service: str) -> None:
+        wait_ready(self.urls[service], self.process(service))
 
     def wait_exit(self, service: str, timeout: float) -> int | None:
         process = self.process(service)

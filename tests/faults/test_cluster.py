@@ -20,8 +20,12 @@ from tirek.messaging.streams import STREAMS
 
 @pytest.fixture(scope="module")
 def clustered(faults_home: Path, namespace: str) -> Iterator[Platform]:
+    # Admin only publishes (the seed publishes the demo's tenants and agreements itself).
     started = start_platform(
-        faults_home / "cluster", namespace=f"{namespace}c", services=SERVICES, cluster=True
+        faults_home / "cluster",
+        namespace=f"{namespace}c",
+        services=tuple(s for s in SERVICES if s != "admin"),
+        cluster=True,
     )
     try:
         yield started
