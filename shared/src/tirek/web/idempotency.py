@@ -163,6 +163,8 @@ class IdempotencyMiddleware:
             )(scope, receive, send)
             return
         body = await _read_body(receive)
+        if body is None:
+            return  # the client left before its body arrived: nothing to do, no one to answer
         incoming = _Incoming(key, fingerprint(scope, body))
         scope[_SCOPE_ENTRY] = incoming
         answer: list[Message] = []
@@ -204,16 +206,16 @@ class IdempotencyMiddleware:
             await send(message)
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body, or ``None`` when the client disconnected before its end."""
     chunks: list[bytes] = []
     while True:
         message = await receive()
         if message["type"] != "http.request":
-            break
+            return None
         chunks.append(message.get("body", b""))
         if not message.get("more_body", False):
-            break
-    return b"".join(chunks)
+            return b"".join(chunks)
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:
