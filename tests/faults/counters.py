@@ -57,7 +57,7 @@ class Table:
             f"| {r.what} | {r.sent} | {r.acknowledged} | {r.received} | {r.lost} | {r.duplicated} |"
             for r in self.rows
         ]
-        lines += [f"- {note}" for note in self.notes]
+        lines += ["", *(f"- {note}" for note in self.notes)] if self.notes else []
         return "\n".join(lines)
 
 
