@@ -141,7 +141,8 @@ class IdempotencyMiddleware:
 
     Buffers the request body (already bounded by the body size limit outside) to fingerprint
     it, and the response, so that nothing reaches the client before the effect and the stored
-    answer committed. If that commit fails, the client gets 503 and nothing happened.
+    answer committed. If that commit fails, the client gets 503 and a retry with the same key
+    settles it (the stored answer if the commit went through after all, else the effect).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -197,8 +198,9 @@ class IdempotencyMiddleware:
                     _log.exception("could not commit a request with its idempotency key")
                     await problem_response(
                         503,
-                        detail="The change could not be saved; nothing was changed. Retry with "
-                        "the same Idempotency-Key.",
+                        detail="The change could not be confirmed. Retry with the same "
+                        "Idempotency-Key: it answers the result if the change was saved, and "
+                        "makes it if it was not.",
                         headers={"Retry-After": "1"},
                     )(scope, receive, send)
                     return
