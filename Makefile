@@ -14,6 +14,7 @@ INSTALL_SPECS := -e ./shared[test,dev] $(foreach s,$(SERVICES),-e ./services/$(s
 help:
 	@echo "make run    start NATS, PostgreSQL, the development issuer and every service; seed the demo"
 	@echo "make test   the whole test suite against real NATS and PostgreSQL"
+	@echo "make test-faults  kill services, NATS and PostgreSQL under load; count lost and doubled effects"
 	@echo "make lint   ruff and mypy (strict on shared/)"
 	@echo "make bench  start the platform and print throughput and latency figures"
 	@echo "make contracts  rewrite shared/contracts/ from the event models (after an intended change)"
@@ -39,6 +40,11 @@ run: install
 
 test: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# The fault-injection suite (tests/faults, marked `faults`; `make test` deselects it): starts
+# the platform as `make run` does on servers of its own, breaks it under load, prints counters.
+test-faults: install
+	$(VENV)/bin/pytest tests/faults -m faults $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check shared services tests bench

@@ -46,7 +46,7 @@ async def projection(admin: Admin, nats_url: str) -> AsyncIterator[Projection]:
     state = Projection()
     sessions = admin.app.state.sessions
 
-    @subscriber(broker, admin.naming, SPEC, fetch_timeout=0.5)
+    @subscriber(broker, admin.naming, SPEC, fetch_timeout=0.5, verify=False)
     async def handle(envelope: Envelope) -> None:
         state.attempts[envelope.subject] += 1
         if envelope.subject in state.broken:

@@ -174,7 +174,9 @@ async def test_an_old_database_is_migrated_sealed_and_reads_as_before(
             )
             assert [c.id for c in found] == [CASE], "the old person is not found by name"
             assert (
-                await open_package(session=session, keyring=keyring, referral_id=REFERRAL)
+                await open_package(
+                    session=session, keyring=keyring, referral_id=REFERRAL, receiver_tenant=OSH
+                )
                 == PACKAGE
             )
     finally:

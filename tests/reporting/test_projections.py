@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import uuid
 from typing import Any
 
 from tests.reporting.conftest import Auth, Reporting
@@ -144,11 +145,15 @@ async def test_rebuild_by_replay_equals_the_live_projections(
 ) -> None:
     live = await reporting.snapshot()
     before = await reporting.scalar("SELECT active FROM projection_generations")
-    response = await reporting.client.post(
-        "/v1/admin/rebuild", headers=await auth("platform-admin")
-    )
+    headers = {**await auth("platform-admin"), "Idempotency-Key": str(uuid.uuid4())}
+    response = await reporting.client.post("/v1/admin/rebuild", headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["generation"] == before + 1
+    # A client that lost the answer retries with its key: the first rebuild's answer, no second.
+    retry = await reporting.client.post("/v1/admin/rebuild", headers=headers)
+    assert (retry.status_code, retry.json()) == (200, response.json())
+    assert retry.headers.get("Idempotent-Replayed") == "true"
+    assert await reporting.scalar("SELECT active FROM projection_generations") == before + 1
     rebuilt = await reporting.snapshot()
     assert rebuilt.keys() == live.keys()
     for table in live:

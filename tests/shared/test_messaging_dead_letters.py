@@ -111,7 +111,7 @@ async def test_failing_message_is_dead_lettered_after_max_deliver_and_the_consum
     attempts: Counter[str] = Counter()
     applied: list[str] = []
 
-    @subscriber(broker, naming, spec, fetch_timeout=0.5)
+    @subscriber(broker, naming, spec, fetch_timeout=0.5, verify=False)
     async def handle(envelope: Envelope) -> None:
         attempts[envelope.subject] += 1
         if envelope.subject == "poison":
@@ -158,7 +158,7 @@ async def test_messages_that_can_never_succeed_are_dead_lettered_at_once_without
     await ensure_streams(js, naming, consumers=[spec])
     handled: Counter[str] = Counter()
 
-    @subscriber(broker, naming, spec, fetch_timeout=0.5)
+    @subscriber(broker, naming, spec, fetch_timeout=0.5, verify=False)
     async def handle(envelope: Envelope) -> None:
         handled[envelope.subject] += 1
         if envelope.subject == "rejected":
@@ -211,7 +211,7 @@ async def test_message_no_handler_accepts_is_dead_lettered(
     spec = ConsumerSpec("test-unmatched", "ADMIN", ("tirek.admin.unmatched.>",), max_deliver=3)
     await ensure_streams(js, naming, consumers=[spec])
     handled: list[str] = []
-    consumer = subscriber(broker, naming, spec, fetch_timeout=0.5)
+    consumer = subscriber(broker, naming, spec, fetch_timeout=0.5, verify=False)
 
     # A handler filter that refuses the message: FastStream finds no handler for it.
     @consumer(filter=lambda message: message.headers.get("kind") == "wanted")

@@ -135,7 +135,7 @@ async def test_event_delivered_twice_to_a_durable_consumer_changes_state_once(
     )
     deliveries: list[uuid.UUID] = []
 
-    @subscriber(broker, naming, spec, fetch_timeout=0.5)
+    @subscriber(broker, naming, spec, fetch_timeout=0.5, verify=False)
     async def apply(envelope: Envelope) -> None:
         async with sessions() as session, session.begin():
             if await first_delivery(session, consumer=spec.name, event_id=envelope.id):
@@ -176,7 +176,7 @@ async def test_effect_that_failed_is_applied_on_redelivery(
     )
     attempts: list[int] = []
 
-    @subscriber(broker, naming, spec, fetch_timeout=0.5)
+    @subscriber(broker, naming, spec, fetch_timeout=0.5, verify=False)
     async def apply(envelope: Envelope) -> None:
         attempts.append(1)
         async with sessions() as session, session.begin():

@@ -257,7 +257,7 @@ async def test_trace_stored_with_the_event_continues_through_relay_and_consumer(
     )
     seen: list[tuple[Envelope, int]] = []
 
-    @subscriber(broker, naming, spec, fetch_timeout=0.5)
+    @subscriber(broker, naming, spec, fetch_timeout=0.5, verify=False)
     async def handle(envelope: Envelope) -> None:
         seen.append((envelope, trace.get_current_span().get_span_context().trace_id))
 

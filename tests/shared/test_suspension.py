@@ -145,6 +145,37 @@ async def test_an_offboarding_tenant_is_refused_but_may_export_and_an_offboarded
         await late.stop()
 
 
+async def test_a_suspension_in_another_tenants_name_suspends_no_one(
+    watch: TenantSuspensions, nats_url: str, naming: Naming
+) -> None:
+    victim, intruder = uuid.uuid4(), uuid.uuid4()
+
+    async def ready() -> bool:
+        return watch.ready
+
+    await eventually(ready, "the watch caught up with the ADMIN stream")
+    forged = Envelope.wrap(TenantSuspended(tenant_id=victim), tenant=intruder, subject="x")
+    nc = await nats.connect(nats_url)
+    try:
+        await nc.jetstream().publish(
+            naming.subject(forged.subject_name),
+            forged.model_dump_json().encode(),
+            headers={"Nats-Msg-Id": str(forged.id)},
+        )
+    finally:
+        await nc.close()
+    # The genuine event after it is applied: once it is, the forged one was seen and refused.
+    marker = uuid.uuid4()
+    await publish(nats_url, naming, TenantSuspended(tenant_id=marker))
+
+    async def marker_seen() -> bool:
+        return watch.is_suspended(marker)
+
+    await eventually(marker_seen, "the genuine suspension after the forged one is applied")
+    assert not watch.is_suspended(victim), "a forged tenant.suspended suspended an NGO"
+    assert not watch.is_suspended(intruder)
+
+
 async def test_a_watch_started_after_the_suspension_knows_it_once_ready(
     nats_url: str, naming: Naming
 ) -> None:

@@ -10,10 +10,14 @@ import enum
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, StringConstraints
+from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from tirek.settings import ServiceSettings
 from tirek.web import Conflict, Unauthorized, create_service_app
@@ -59,6 +63,22 @@ def build_app() -> FastAPI:
     @app.get("/broken")
     async def broken() -> None:
         raise RuntimeError(f"database said: duplicate key ({SENTINEL})")
+
+    @app.post("/database-down")
+    async def database_down() -> None:
+        # Nothing listens on port 1: the driver's own "connection refused".
+        engine = create_async_engine("postgresql+asyncpg://tirek@127.0.0.1:1/tirek")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        finally:
+            await engine.dispose()
+
+    @app.post("/database-restarting")
+    async def database_restarting() -> None:
+        raise OperationalError(
+            "INSERT", {}, asyncpg.exceptions.AdminShutdownError("terminating connection")
+        )
 
     return app
 
@@ -189,6 +209,16 @@ async def test_unhandled_exception_is_a_generic_500_problem(client: httpx.AsyncC
     assert "duplicate key" not in response.text
     assert "RuntimeError" not in response.text
     assert body["detail"]
+
+
+@pytest.mark.parametrize("path", ["/database-down", "/database-restarting"])
+async def test_an_unreachable_database_is_a_503_with_retry_after_not_a_500(
+    client: httpx.AsyncClient, path: str
+) -> None:
+    response = await client.post(path)
+    body = assert_problem(response, 503)
+    assert response.headers["retry-after"]
+    assert "nothing was changed" in body["detail"]
 
 
 async def test_liveness_is_ok(client: httpx.AsyncClient) -> None:

@@ -13,11 +13,12 @@ from admin.agreements import models as _agreements  # noqa: F401
 from admin.deadletters import models as _deadletters  # noqa: F401
 from admin.models import Base
 from admin.tenants import models as _tenants  # noqa: F401
+from tirek.db.idempotency import idempotency_metadata
 from tirek.messaging import messaging_metadata
 
 config = context.config
 # The kernel's outbox and inbox live beside admin's tables: autogenerate must see both.
-target_metadata = [Base.metadata, messaging_metadata]
+target_metadata = [Base.metadata, messaging_metadata, idempotency_metadata]
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]

@@ -22,11 +22,12 @@ from intake.privacy import models as _privacy  # noqa: F401
 from intake.shares import models as _shares  # noqa: F401
 from intake.tenants import models as _tenants  # noqa: F401
 from tirek.crypto.store import crypto_metadata
+from tirek.db.idempotency import idempotency_metadata
 from tirek.messaging import messaging_metadata
 
 config = context.config
 # The kernel's outbox and inbox live beside intake's tables: autogenerate must see both.
-target_metadata = [Base.metadata, messaging_metadata, crypto_metadata]
+target_metadata = [Base.metadata, messaging_metadata, crypto_metadata, idempotency_metadata]
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]

@@ -17,11 +17,12 @@ from notification.models import Base
 from notification.recipients import models as _recipients  # noqa: F401
 from notification.rules import models as _rules  # noqa: F401
 from notification.tenants import models as _tenants  # noqa: F401
+from tirek.db.idempotency import idempotency_metadata
 from tirek.messaging import messaging_metadata
 
 config = context.config
 # The kernel's outbox and inbox live beside notification's tables: autogenerate sees both.
-target_metadata = [Base.metadata, messaging_metadata]
+target_metadata = [Base.metadata, messaging_metadata, idempotency_metadata]
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]

@@ -16,11 +16,12 @@ from referral.models import Base
 from referral.referrals import models as _referrals  # noqa: F401
 from referral.returns import models as _returns  # noqa: F401
 from tirek.crypto.store import crypto_metadata
+from tirek.db.idempotency import idempotency_metadata
 from tirek.messaging import messaging_metadata
 
 config = context.config
 # The kernel's outbox and inbox live beside referral's tables: autogenerate must see both.
-target_metadata = [Base.metadata, messaging_metadata, crypto_metadata]
+target_metadata = [Base.metadata, messaging_metadata, crypto_metadata, idempotency_metadata]
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]

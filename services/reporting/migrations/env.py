@@ -9,11 +9,12 @@ from alembic import context
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from reporting.models import metadata
+from tirek.db.idempotency import idempotency_metadata
 from tirek.messaging import messaging_metadata
 
 config = context.config
 # The kernel's outbox and inbox live beside the projections: autogenerate must see both.
-target_metadata = [metadata, messaging_metadata]
+target_metadata = [metadata, messaging_metadata, idempotency_metadata]
 
 
 def _run(connection) -> None:  # type: ignore[no-untyped-def]

@@ -18,6 +18,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+def nats_servers(urls: str) -> list[str]:
+    """Server URLs from one URL or a comma-separated list of them."""
+    return [url.strip() for url in urls.split(",") if url.strip()]
+
+
 class ServiceSettings(BaseSettings):
     """What every Tirek service needs to know about its surroundings."""
 
@@ -28,6 +33,8 @@ class ServiceSettings(BaseSettings):
     http_host: str = "127.0.0.1"
     http_port: int = 8000
 
+    #: One NATS URL, or several separated by commas (the members of a cluster to try first;
+    #: the client learns the others from the cluster).
     nats_url: str = "nats://127.0.0.1:4222"
     #: The service's own NATS user in deployments (``deploy/nats/users.conf``: it may publish
     #: only its own subjects and read only what it consumes), and its password. Unset: no
@@ -65,8 +72,16 @@ class ServiceSettings(BaseSettings):
     #: Seconds a service keeps a tenant's unwrapped keys before looking for a rotation's new one.
     key_refresh_seconds: float = 60.0
 
+    #: Seconds an ``Idempotency-Key`` answers with its first result (tirek.web.idempotency).
+    idempotency_key_ttl: float = Field(24 * 3600, gt=0)
+
     #: Log level of the JSON logs.
     log_level: str = "INFO"
+
+    @property
+    def nats_servers(self) -> list[str]:
+        """``nats_url`` as a list of server URLs."""
+        return nats_servers(self.nats_url)
 
     @property
     def is_production(self) -> bool:

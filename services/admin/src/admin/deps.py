@@ -11,7 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tirek.auth import Principal, Role, require_roles
 from tirek.db import UnitOfWork
+from tirek.db.idempotency import IdempotentRequest
 from tirek.messaging.naming import Naming
+from tirek.web import Idempotency
 
 
 def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -47,18 +49,29 @@ class Work:
 
     Admin's tables are the platform's (no tenant column, no row-level security), so no tenant
     is set. Views write ``async with work() as session:`` and build their response inside the
-    block, so the transaction has committed before the client hears of success.
+    block, so the transaction has committed before the client hears of success. A request's
+    ``Idempotency-Key`` is claimed by that transaction, which commits with the stored answer
+    (for users, whose effect is in the identity provider, the key guards the retry only as far
+    as the provider refuses a second user of one name).
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        idempotency: IdempotentRequest | None = None,
+    ) -> None:
         self._sessions = sessions
+        self._idempotency = idempotency
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions, None)
+        return UnitOfWork(self._sessions, None, idempotency=self._idempotency)
 
 
-def _work(sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]) -> Work:
-    return Work(sessions)
+def _work(
+    sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
+    idempotency: Idempotency,
+) -> Work:
+    return Work(sessions, idempotency)
 
 
 #: The request's unit of work factory.

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tirek.auth import Principal, Role, require_roles
 from tirek.crypto import KeyProvider, Keyring
 from tirek.db import UnitOfWork
+from tirek.db.idempotency import IdempotentRequest
+from tirek.web import Idempotency
 
 
 def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -59,20 +61,29 @@ class Work:
     so the transaction has committed before the client hears of success. The NGO's keys are
     made ready first, on a connection of their own: a use case never waits for a second
     connection while it holds one (a pool of N would otherwise jam under N requests).
+    A request's ``Idempotency-Key`` is claimed by that transaction, which commits with the
+    stored answer.
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], principal: Principal, keyring: Keyring
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        principal: Principal,
+        keyring: Keyring,
+        idempotency: IdempotentRequest | None = None,
     ) -> None:
         self._sessions = sessions
         self._principal = principal
         self._keyring = keyring
+        self._idempotency = idempotency
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:
         await self._keyring.keys(self._principal.tenant_id)
         await self._keyring.consortium()  # partner hints on registration and update
-        async with UnitOfWork(self._sessions, self._principal.tenant_id) as session:
+        async with UnitOfWork(
+            self._sessions, self._principal.tenant_id, idempotency=self._idempotency
+        ) as session:
             yield session
 
 
@@ -80,8 +91,9 @@ def _work(
     principal: CaseWorker,
     sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
     keyring: Annotated[Keyring, Depends(get_keyring)],
+    idempotency: Idempotency,
 ) -> Work:
-    return Work(sessions, principal, keyring)
+    return Work(sessions, principal, keyring, idempotency)
 
 
 #: The request's unit of work factory, scoped to the caller's tenant.

@@ -10,6 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tirek.auth import CurrentPrincipal, Principal, Role, require_roles
 from tirek.crypto import KeyProvider
 from tirek.db import UnitOfWork
+from tirek.db.idempotency import IdempotentRequest
+from tirek.web import Idempotency
 
 
 def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -29,22 +31,29 @@ Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 
 
 class Work:
-    """Opens the use case's unit of work, scoped to the caller's tenant."""
+    """Opens the use case's unit of work, scoped to the caller's tenant (it claims the
+    request's ``Idempotency-Key``, if any, and commits with the stored answer)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], principal: Principal) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        principal: Principal,
+        idempotency: IdempotentRequest | None = None,
+    ) -> None:
         self._sessions = sessions
         self.principal = principal
+        self._idempotency = idempotency
 
     def __call__(self) -> UnitOfWork:
-        return UnitOfWork(self._sessions, self.principal.tenant_id)
+        return UnitOfWork(self._sessions, self.principal.tenant_id, idempotency=self._idempotency)
 
 
-def _admin_work(principal: TenantAdmin, sessions: Sessions) -> Work:
-    return Work(sessions, principal)
+def _admin_work(principal: TenantAdmin, sessions: Sessions, idempotency: Idempotency) -> Work:
+    return Work(sessions, principal, idempotency)
 
 
-def _user_work(principal: CurrentPrincipal, sessions: Sessions) -> Work:
-    return Work(sessions, principal)
+def _user_work(principal: CurrentPrincipal, sessions: Sessions, idempotency: Idempotency) -> Work:
+    return Work(sessions, principal, idempotency)
 
 
 #: Unit of work of a tenant administrator's request.

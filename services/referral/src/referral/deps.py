@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tirek.auth import CurrentPrincipal, Principal, Role, require_roles
 from tirek.crypto import KeyProvider, Keyring
 from tirek.db import UnitOfWork
+from tirek.db.idempotency import IdempotentRequest
+from tirek.web import Idempotency
 
 
 def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
@@ -54,19 +56,28 @@ class Work:
     Views write ``async with work() as session:`` and build their response inside the block,
     so the transaction has committed before the client hears of success. The caller's keys
     are made ready first, so the use case seldom needs a second connection while it holds one.
+    A request's ``Idempotency-Key`` is claimed by that transaction, which commits with the
+    stored answer.
     """
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], principal: Principal, keyring: Keyring
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        principal: Principal,
+        keyring: Keyring,
+        idempotency: IdempotentRequest | None = None,
     ) -> None:
         self._sessions = sessions
         self._principal = principal
         self._keyring = keyring
+        self._idempotency = idempotency
 
     @asynccontextmanager
     async def __call__(self) -> AsyncIterator[AsyncSession]:
         await self._keyring.keys(self._principal.tenant_id)
-        async with UnitOfWork(self._sessions, self._principal.tenant_id) as session:
+        async with UnitOfWork(
+            self._sessions, self._principal.tenant_id, idempotency=self._idempotency
+        ) as session:
             yield session
 
 
@@ -74,16 +85,18 @@ def _staff_work(
     principal: Staff,
     sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
     keyring: KeyringDep,
+    idempotency: Idempotency,
 ) -> Work:
-    return Work(sessions, principal, keyring)
+    return Work(sessions, principal, keyring, idempotency)
 
 
 def _any_work(
     principal: AnyUser,
     sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
     keyring: KeyringDep,
+    idempotency: Idempotency,
 ) -> Work:
-    return Work(sessions, principal, keyring)
+    return Work(sessions, principal, keyring, idempotency)
 
 
 #: The request's unit of work factory, scoped to the caller's tenant (NGO staff only).

@@ -3,7 +3,9 @@
 Each handler records the event in the inbox in the same transaction as its effect. The
 events intake publishes name a referral or a consent, not the tenant to act as: the handler
 looks the referral's parties up (``referral_parties``, ids only) and scopes the transaction to the
-sending NGO, which always sees its referrals.
+sending NGO, which always sees its referrals. An event from intake in the name of another NGO
+than the referral's sender (or a package sealed for another receiver) is forged: it raises
+:class:`~tirek.events.ForgedTenant`, so it is dead-lettered with that reason and applied nowhere.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from referral.settings import ReferralSettings
 from tirek.crypto import Keyring
 from tirek.db import UnitOfWork, set_tenant
 from tirek.db.erasure import erase_tenant
-from tirek.events import Envelope
+from tirek.events import Envelope, ForgedTenant
 from tirek.events.admin import (
     AgreementGranted,
     AgreementRevoked,
@@ -73,6 +75,13 @@ def register_handlers(
             parties = await session.get(ReferralParties, payload.referral_id)
             if parties is None:
                 return  # not one of ours: nothing to attach it to
+            if envelope.tenant != parties.sender_tenant:
+                raise ForgedTenant(f"{envelope.type}: not in the name of the referral's sender")
+            if (
+                isinstance(payload, SharePrepared)
+                and payload.receiver_tenant != parties.receiver_tenant
+            ):
+                raise ForgedTenant(f"{envelope.type}: sealed for another than the receiver")
             await set_tenant(session, parties.sender_tenant)
             if isinstance(payload, SharePrepared):
                 await referrals.attach_package(
@@ -98,6 +107,15 @@ def register_handlers(
                 session, consumer=REFERRAL_CONSENTS.name, event_id=envelope.id
             ):
                 return
+            holders = set(
+                await session.scalars(
+                    select(ReferralParties.sender_tenant)
+                    .where(ReferralParties.consent_id == payload.consent_id)
+                    .distinct()
+                )
+            )
+            if holders and envelope.tenant not in holders:
+                raise ForgedTenant(f"{envelope.type}: the consent is another NGO's")
             known = await session.scalar(
                 select(ReferralParties.referral_id)
                 .where(

@@ -22,7 +22,7 @@ async def _rebuild(settings: ReportingSettings) -> None:
 
     engine = create_engine(settings.db_url, pool_size=2, application_name="reporting-rebuild")
     nc = await nats.connect(
-        settings.nats_url,
+        settings.nats_servers,
         connect_timeout=5,
         max_reconnect_attempts=3,
         **nats_connect_options(settings),

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from collections.abc import Mapping
@@ -37,7 +36,9 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 from nats.js.client import JetStreamContext
 
+from tirek.messaging.broker import PERMANENT_ERRORS, verify_event
 from tirek.messaging.naming import Naming
+from tirek.settings import nats_servers
 
 __all__ = ["TENANT_SUBJECTS", "TenantSuspensions"]
 
@@ -149,7 +150,7 @@ class TenantSuspensions:
 
     async def _subscribe(self) -> None:
         self._nc = await nats.connect(
-            self._nats_url,
+            nats_servers(self._nats_url),
             name="tenant-suspensions",
             max_reconnect_attempts=-1,
             allow_reconnect=True,
@@ -170,7 +171,7 @@ class TenantSuspensions:
         # Otherwise _on_message sets it on the message that leaves nothing pending.
 
     async def _on_message(self, msg: Msg) -> None:
-        self._apply(msg.data)
+        self._apply(msg.subject, msg.data)
         try:
             pending = msg.metadata.num_pending
         except Exception:  # a message without JetStream metadata: cannot tell, keep waiting
@@ -178,15 +179,21 @@ class TenantSuspensions:
         if pending == 0:
             self._caught_up.set()
 
-    def _apply(self, data: bytes) -> None:
+    def _apply(self, subject: str, data: bytes) -> None:
+        # The kernel's verification of every consumer: a tenant event in another tenant's
+        # name, or off its subject, must not suspend (or reactivate) anyone. The durable
+        # consumers of the ADMIN stream dead-letter it; this watch only skips it.
         try:
-            envelope = json.loads(data)
-            event_type = envelope["type"]
-            tenant_id = uuid.UUID(str(envelope["data"]["tenant_id"]))
-        except (ValueError, KeyError, TypeError):
+            envelope = verify_event(self._naming, subject, data)
+        except PERMANENT_ERRORS as exc:
             # Not personal data, but not ours to echo either: the type of the fault only.
-            logger.warning("unreadable tenant event skipped by the suspension watch")
+            logger.warning(
+                "tenant event refused by the suspension watch",
+                extra={"error_type": type(exc).__name__},
+            )
             return
+        event_type = envelope.type
+        tenant_id = envelope.tenant
         if tenant_id in self._offboarded:
             return  # final: nothing revives an offboarded tenant
         if event_type == _SUSPENDED:

@@ -6,7 +6,13 @@
 - :mod:`tirek.db.provision` — per-service databases with an owner and an application role.
 """
 
-from tirek.db.engine import create_engine, session_factory
+from tirek.db.engine import create_engine, database_unavailable, session_factory
 from tirek.db.unit_of_work import UnitOfWork, set_tenant
 
-__all__ = ["UnitOfWork", "create_engine", "session_factory", "set_tenant"]
+__all__ = [
+    "UnitOfWork",
+    "create_engine",
+    "database_unavailable",
+    "session_factory",
+    "set_tenant",
+]

@@ -1,7 +1,10 @@
-"""Async engines and session factories."""
+"""Async engines and session factories, and telling an unreachable database apart."""
 
 from __future__ import annotations
 
+import asyncpg
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -25,3 +28,38 @@ def create_engine(url: str, *, pool_size: int = 10, application_name: str = "tir
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     """Sessions that keep loaded objects usable after commit (views serialise after it)."""
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=True)
+
+
+#: SQLSTATEs that say the server is unreachable, not that the statement is wrong: class 08
+#: (connection exceptions), and an administrator's or a crash's shutdown, or a server still
+#: starting up.
+_UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` (or what caused it) means the database could not be reached.
+
+    Such a failure is the infrastructure's, not the request's or the message's: an HTTP
+    request answers 503, an event handler is retried in place (see
+    :mod:`tirek.messaging.broker`) instead of spending its bounded deliveries.
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        if isinstance(current, OSError | PoolTimeout | asyncpg.PostgresConnectionError):
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and "connection" in str(current).lower():
+            return True
+        sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
+        if isinstance(sqlstate, str) and (
+            sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
+        ):
+            return True
+        pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
+    return False

@@ -22,6 +22,7 @@ from tirek.demo.consortium import DEMO_PASSWORD, TENANTS, DemoTenant
 from tirek.events import Envelope
 from tirek.events.admin import TenantOnboarded
 from tirek.messaging.naming import Naming
+from tirek.settings import nats_servers
 
 _NS = uuid.UUID("0b0f3c3e-5d8e-4f57-9a3c-1f2e7c9d4a61")
 
@@ -104,7 +105,7 @@ def tenant_event(tenant: DemoTenant) -> Envelope:
 
 async def publish_tenants(nats_url: str, naming: Naming) -> None:
     """Publish ``tenant.onboarded`` for every demo tenant (deterministic ids: idempotent)."""
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_servers(nats_url))
     try:
         js = nc.jetstream()
         for tenant in TENANTS:

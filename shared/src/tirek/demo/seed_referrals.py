@@ -36,6 +36,7 @@ from tirek.demo.seed import password_token
 from tirek.events import Envelope
 from tirek.events.admin import AgreementGranted
 from tirek.messaging.naming import Naming
+from tirek.settings import nats_servers
 
 _NS = uuid.UUID("9d3c7a52-4f1e-4b8a-8c6d-2e5f7a1b3c90")
 _SHARED_FIELDS = ["first_name", "second_name", "sex", "citizenship", "documents"]
@@ -75,7 +76,7 @@ def agreement_events() -> list[Envelope]:
 
 async def publish_agreements(nats_url: str, naming: Naming) -> None:
     """Publish the demo agreements (deterministic ids: publishing twice changes nothing)."""
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_servers(nats_url))
     try:
         js = nc.jetstream()
         for envelope in agreement_events():

@@ -5,7 +5,15 @@
 test fails on an incompatible change (``python -m tirek.events.schema check``).
 """
 
-from tirek.events.envelope import Contract, Envelope
+from tirek.events.envelope import Contract, Envelope, ForgedTenant
 from tirek.events.registry import UnknownEventType, all_contracts, contract_for, register
 
-__all__ = ["Contract", "Envelope", "UnknownEventType", "all_contracts", "contract_for", "register"]
+__all__ = [
+    "Contract",
+    "Envelope",
+    "ForgedTenant",
+    "UnknownEventType",
+    "all_contracts",
+    "contract_for",
+    "register",
+]

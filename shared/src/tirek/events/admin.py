@@ -23,6 +23,8 @@ class TenantOnboarded(Contract):
     event_type = "tenant.onboarded"
     version = 1
     source = SOURCE
+    #: A tenant event is about, and in the name of, that tenant.
+    parties = ("tenant_id",)
 
     tenant_id: uuid.UUID
     code: str = Field(pattern=r"^[A-Z]{2,5}$", description="short code used in case numbers")
@@ -45,6 +47,8 @@ class TenantSuspended(Contract):
     event_type = "tenant.suspended"
     version = 1
     source = SOURCE
+    #: A tenant event is about, and in the name of, that tenant.
+    parties = ("tenant_id",)
 
     tenant_id: uuid.UUID
 
@@ -54,6 +58,8 @@ class TenantReactivated(Contract):
     event_type = "tenant.reactivated"
     version = 1
     source = SOURCE
+    #: A tenant event is about, and in the name of, that tenant.
+    parties = ("tenant_id",)
 
     tenant_id: uuid.UUID
 
@@ -91,6 +97,8 @@ class TenantUpdated(Contract):
     event_type = "tenant.updated"
     version = 1
     source = SOURCE
+    #: A tenant event is about, and in the name of, that tenant.
+    parties = ("tenant_id",)
 
     tenant_id: uuid.UUID
     country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2")

@@ -21,6 +21,10 @@ class Contract(BaseModel):
     Subclasses set ``event_type`` (``case.registered``), ``version`` (an integer per type) and
     ``source`` (the producing service). Payloads are additive within a version; anything else
     is a new version, kept alongside the old one while it is still published.
+
+    ``parties`` names the payload's tenant fields of which the envelope's ``tenant`` (the
+    acting tenant) must be one: a ``referral.*`` event acted by a tenant that is neither its
+    sender nor its receiver is forged (:class:`ForgedTenant`), whatever else it says.
     """
 
     model_config = ConfigDict(extra="ignore", frozen=True)
@@ -28,6 +32,12 @@ class Contract(BaseModel):
     event_type: ClassVar[str]
     version: ClassVar[int]
     source: ClassVar[str]
+    parties: ClassVar[tuple[str, ...]] = ()
+
+
+class ForgedTenant(ValueError):
+    """An event whose tenant may not have produced it: not a party the payload names, or not
+    the owner of the aggregate it names. Consumers dead-letter it and apply nothing."""
 
 
 class Envelope(BaseModel):
@@ -78,7 +88,20 @@ class Envelope(BaseModel):
         return f"tirek.{self.source}.{self.type}.v{self.version}"
 
     def payload(self) -> Contract:
-        """The ``data`` parsed into its registered contract model."""
+        """The ``data`` parsed into its registered contract model.
+
+        Raises ``UnknownEventType`` (no contract for this type and version), pydantic's
+        ``ValidationError`` (the data fails it) or :class:`ForgedTenant` (the envelope's tenant
+        is none of the contract's ``parties``).
+        """
         from tirek.events.registry import contract_for
 
-        return contract_for(self.type, self.version).model_validate(self.data)
+        payload = contract_for(self.type, self.version).model_validate(self.data)
+        if payload.parties and self.tenant not in {
+            getattr(payload, name) for name in payload.parties
+        }:
+            raise ForgedTenant(
+                f"{self.type} v{self.version}: the envelope's tenant is none of "
+                f"{', '.join(payload.parties)}"
+            )
+        return payload

@@ -83,6 +83,9 @@ class ReferralFacts(Contract):
     actor: str | None = Field(None, description="user id (sub) who made the transition")
     at: datetime
 
+    #: The acting tenant (the envelope's) is always the sender or the receiver.
+    parties = ("sender_tenant", "receiver_tenant")
+
 
 @register
 class ReferralSubmitted(ReferralFacts):
@@ -224,6 +227,8 @@ class ReturnFacts(Contract):
     transport: str | None = Field(None, description="bus | train | air | car | other")
     actor: str | None = None
     at: datetime
+
+    parties = ("sender_tenant", "receiver_tenant")
 
 
 @register

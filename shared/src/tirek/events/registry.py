@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import TypeVar
 
 from tirek.events.envelope import Contract
@@ -9,6 +10,8 @@ from tirek.events.envelope import Contract
 C = TypeVar("C", bound=type[Contract])
 
 _REGISTRY: dict[tuple[str, int], type[Contract]] = {}
+#: What an event type looks like; anything else is not quoted in errors (it is free text).
+_TYPE = re.compile(r"^[a-z][a-z_]{0,40}\.[a-z][a-z_]{0,40}$")
 
 
 class UnknownEventType(LookupError):
@@ -31,7 +34,8 @@ def contract_for(event_type: str, version: int) -> type[Contract]:
     try:
         return _REGISTRY[(event_type, version)]
     except KeyError:
-        raise UnknownEventType(f"{event_type} v{version}") from None
+        shown = event_type if _TYPE.match(event_type) else "an event type of unknown form"
+        raise UnknownEventType(f"{shown} v{version}") from None
 
 
 def all_contracts() -> dict[tuple[str, int], type[Contract]]:

@@ -26,6 +26,7 @@ from tirek.db.provision import DatabaseUrls, ensure_service_database
 from tirek.localstack.servers import NatsServer, PostgresServer, free_port, port_is_free
 from tirek.messaging.naming import Naming
 from tirek.messaging.streams import ensure_streams
+from tirek.settings import nats_servers
 
 
 @dataclass(frozen=True)
@@ -240,8 +241,13 @@ class Stack:
 
 
 async def _declare_streams(nats_url: str) -> None:
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_servers(nats_url))
     try:
-        await ensure_streams(nc.jetstream(), Naming(os.environ.get("TIREK_NAMESPACE", "")))
+        # R1 on one server; TIREK_STREAM_REPLICAS=3 when TIREK_NATS_URL names a 3-node cluster.
+        await ensure_streams(
+            nc.jetstream(),
+            Naming(os.environ.get("TIREK_NAMESPACE", "")),
+            replicas=int(os.environ.get("TIREK_STREAM_REPLICAS", "1")),
+        )
     finally:
         await nc.close()

@@ -3,7 +3,8 @@
 - :mod:`~tirek.messaging.streams` — the one declaration of streams and durable consumers
   (:class:`ConsumerSpec`, :func:`register_consumer`, :func:`ensure_streams`).
 - :mod:`~tirek.messaging.broker` — :func:`create_broker` and :func:`subscriber` (durable pull
-  subscriber with backoff and dead-lettering).
+  subscriber verifying every event first (:func:`verify_event`), with backoff, in-place
+  retries through a database outage, and dead-lettering).
 - :mod:`~tirek.messaging.outbox` — :func:`add_to_outbox` and :class:`OutboxRelay`.
 - :mod:`~tirek.messaging.inbox` — :func:`first_delivery`.
 - :mod:`~tirek.messaging.deadletter` — dead-letter headers and :func:`read_dead_letters`.
@@ -12,7 +13,13 @@
 - :mod:`~tirek.messaging.naming` — :class:`Naming` (namespaces for test runs).
 """
 
-from tirek.messaging.broker import PERMANENT_ERRORS, create_broker, subscriber
+from tirek.messaging.broker import (
+    PERMANENT_ERRORS,
+    SubjectMismatch,
+    create_broker,
+    subscriber,
+    verify_event,
+)
 from tirek.messaging.deadletter import DeadLetter, describe_failure, read_dead_letters
 from tirek.messaging.inbox import first_delivery
 from tirek.messaging.naming import Naming
@@ -52,6 +59,7 @@ __all__ = [
     "Naming",
     "OutboxRelay",
     "ProvisioningError",
+    "SubjectMismatch",
     "add_to_outbox",
     "create_broker",
     "create_messaging_tables",
@@ -68,4 +76,5 @@ __all__ = [
     "register_consumer",
     "stream_configs",
     "subscriber",
+    "verify_event",
 ]

@@ -15,8 +15,15 @@ OpenTelemetry and Prometheus middlewares are on.
 
 It never declares a stream (``JStream(name, declare=False)``) and always names the durable, so
 it binds to the consumer :func:`~tirek.messaging.streams.ensure_streams` provisioned (or
-creates it with the spec's config if provisioning has not run). Failures are settled per
-message:
+creates it with the spec's config if provisioning has not run).
+
+Before the handler sees a message, the subscriber verifies it as an event (unless
+``verify=False``, for tests of delivery itself): a JSON envelope, published on the subject its
+type, version and source name (:class:`SubjectMismatch`), of a registered ``(type, version)``,
+whose data passes the contract and whose tenant is one of the contract's parties
+(:class:`~tirek.events.ForgedTenant`). A message failing any of these is dead-lettered on its
+first delivery, whether or not the handler would have looked at its type. Failures are
+settled per message:
 
 - the handler raised and deliveries are left: NAK with the spec's backoff delay;
 - the last allowed delivery failed, or the message can never succeed (faststream
@@ -25,6 +32,14 @@ message:
   the message is published to ``tirek.dlq.<consumer>`` with the reason
   (:mod:`tirek.messaging.deadletter`) and then terminated, so the consumer moves on.
 
+A handler that fails because the database cannot be reached (a restart, a failover: see
+:func:`tirek.db.database_unavailable`) is not the message's fault: it is retried in place,
+with backoff, telling the server it is still in progress, until the database answers; it
+spends none of the message's bounded deliveries, so an outage longer than the backoff budget
+dead-letters nothing. The other messages of the batch wait likewise (nothing else could
+succeed meanwhile); a service stopping meanwhile leaves the message unacknowledged, for
+redelivery.
+
 If publishing the dead letter fails the message is NAK-ed instead (nothing is lost while
 deliveries are left; after the last one it stays in its stream, the server stops redelivering
 it and emits a max-deliveries advisory, and an error is logged with its stream sequence).
@@ -32,6 +47,8 @@ it and emits a max-deliveries advisory, and an error is logged with its stream s
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 from typing import TYPE_CHECKING, Any, Final
@@ -55,6 +72,8 @@ from nats.aio.msg import Msg
 from opentelemetry import trace
 from prometheus_client import REGISTRY, CollectorRegistry
 
+from tirek.db.engine import database_unavailable
+from tirek.events.envelope import Envelope, ForgedTenant
 from tirek.events.registry import UnknownEventType
 from tirek.messaging.deadletter import describe_failure, publish_dead_letter
 from tirek.messaging.naming import Naming, inbox_prefix
@@ -70,9 +89,23 @@ if TYPE_CHECKING:
     from faststream.nats.subscriber.usecases import PullStreamSubscriber
     from opentelemetry.trace import TracerProvider
 
-__all__ = ["PERMANENT_ERRORS", "create_broker", "nats_connect_options", "subscriber"]
+__all__ = [
+    "PERMANENT_ERRORS",
+    "SubjectMismatch",
+    "create_broker",
+    "nats_connect_options",
+    "subscriber",
+    "verify_event",
+]
 
 _log = logging.getLogger("tirek.messaging")
+#: Longest pause between two in-place retries of a handler while the database is unreachable.
+MAX_OUTAGE_PAUSE: Final = 5.0
+
+
+class SubjectMismatch(ValueError):
+    """The envelope's type, version or source is not what the subject it came on says."""
+
 
 #: Failures that no redelivery can cure: dead-lettered on the first delivery.
 PERMANENT_ERRORS: Final[tuple[type[Exception], ...]] = (
@@ -80,6 +113,8 @@ PERMANENT_ERRORS: Final[tuple[type[Exception], ...]] = (
     ArgumentsValidationError,
     pydantic.ValidationError,
     UnknownEventType,
+    ForgedTenant,
+    SubjectMismatch,
     json.JSONDecodeError,
     UnicodeDecodeError,
     SubscriberNotFound,
@@ -100,6 +135,23 @@ def nats_connect_options(settings: ServiceSettings) -> dict[str, Any]:
     }
 
 
+def verify_event(naming: Naming, subject: str, body: bytes) -> Envelope:
+    """``body`` as a verified event that arrived on ``subject``; raises a permanent error.
+
+    Checks what every consumer relies on, so that no handler applies a hostile event: the
+    envelope's shape, its subject (the publisher's permissions are per subject), its
+    registered contract, and its tenant against the contract's parties.
+    """
+    envelope = Envelope.model_validate(json.loads(body))
+    if naming.strip(subject) != envelope.subject_name:
+        # The envelope's own fields are not quoted: they are the sender's free text.
+        raise SubjectMismatch(
+            "the envelope's type, version or source does not match the subject it came on"
+        )
+    envelope.payload()
+    return envelope
+
+
 def create_broker(
     settings: ServiceSettings,
     *,
@@ -115,7 +167,7 @@ def create_broker(
     """
     options = nats_connect_options(settings)
     return NatsBroker(
-        settings.nats_url,
+        settings.nats_servers,
         name=settings.service_name,
         security=(
             SASLPlaintext(username=options["user"], password=options["password"])
@@ -144,15 +196,16 @@ def subscriber(
     fetch_timeout: float = 5.0,
     title: str | None = None,
     description: str | None = None,
+    verify: bool = True,
 ) -> PullStreamSubscriber:
     """A durable pull subscriber for ``spec``; use it as a decorator on the handler.
 
     ``batch_size`` messages are fetched at a time and handled concurrently; ``fetch_timeout``
-    is how long one fetch waits for messages. Dead-lettering and backoff are described in the
-    module docstring.
+    is how long one fetch waits for messages. Verification of events (``verify``),
+    dead-lettering and backoff are described in the module docstring.
     """
     subjects = spec.subjects(naming)
-    router = NatsRouter(middlewares=(_DeadLetterPolicy(broker, naming, spec),))
+    router = NatsRouter(middlewares=(_DeadLetterPolicy(broker, naming, spec, verify=verify),))
     handler: PullStreamSubscriber = router.subscriber(  # type: ignore[call-overload]
         # Several filters travel in the consumer config; FastStream then needs no subject.
         subjects[0] if len(subjects) == 1 else "",
@@ -174,10 +227,13 @@ def subscriber(
 class _DeadLetterPolicy:
     """FastStream middleware factory: settles one consumer's failed messages."""
 
-    def __init__(self, broker: NatsBroker, naming: Naming, spec: ConsumerSpec) -> None:
+    def __init__(
+        self, broker: NatsBroker, naming: Naming, spec: ConsumerSpec, *, verify: bool
+    ) -> None:
         self.broker = broker
         self.naming = naming
         self.spec = spec
+        self.verify = verify
 
     def __call__(self, msg: Any, /, *, context: ContextRepo) -> _DeadLetterMiddleware:
         return _DeadLetterMiddleware(msg, context=context, policy=self)
@@ -215,6 +271,14 @@ class _DeadLetterPolicy:
         return RejectMessage()
 
 
+class _DatabaseUnavailable(Exception):
+    """The handler failed because the database cannot be reached: retry it in place."""
+
+    def __init__(self, error_type: str) -> None:
+        super().__init__(error_type)
+        self.error_type = error_type
+
+
 class _DeadLetterMiddleware(BaseMiddleware):
     """Per-message: turns a handler failure into a NAK with delay or a dead letter."""
 
@@ -226,6 +290,29 @@ class _DeadLetterMiddleware(BaseMiddleware):
         self._settled = False
 
     async def consume_scope(self, call_next: AsyncFuncAny, msg: StreamMessage[Any]) -> Any:
+        if self._policy.verify:
+            try:
+                verify_event(self._policy.naming, self._raw.subject, self._raw.data)
+            except Exception as exc:
+                self._settled = True
+                raise await self._policy.settle(self._raw, exc, permanent=True) from exc
+        pause = 0.25
+        # At most half the ack wait between two "in progress" signals.
+        longest = min(MAX_OUTAGE_PAUSE, self._policy.spec.ack_wait / 2)
+        while True:
+            try:
+                return await self._handle(call_next, msg)
+            except _DatabaseUnavailable as outage:
+                _log.warning(
+                    "database unavailable; handler retried in place",
+                    extra={"consumer": self._policy.spec.name, "error_type": outage.error_type},
+                )
+                with contextlib.suppress(Exception):
+                    await self._raw.in_progress()
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, longest)
+
+    async def _handle(self, call_next: AsyncFuncAny, msg: StreamMessage[Any]) -> Any:
         try:
             return await call_next(msg)
         except NackMessage as exc:
@@ -240,6 +327,8 @@ class _DeadLetterMiddleware(BaseMiddleware):
         except IgnoredException:
             raise
         except Exception as exc:
+            if database_unavailable(exc):
+                raise _DatabaseUnavailable(type(exc).__name__) from exc
             self._settled = True
             # The telemetry middleware outside sees only the NAK/reject; keep the real error.
             trace.get_current_span().record_exception(exc)

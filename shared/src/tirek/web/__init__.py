@@ -2,6 +2,7 @@
 
 from tirek.web.app import create_service_app
 from tirek.web.health import ReadinessCheck, database_check, nats_check
+from tirek.web.idempotency import Idempotency
 from tirek.web.problems import (
     BadRequest,
     Conflict,
@@ -18,6 +19,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "Idempotency",
     "NotFound",
     "Problem",
     "ReadinessCheck",

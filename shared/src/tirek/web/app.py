@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from datetime import timedelta
 from typing import Any, Final
 
 from fastapi import FastAPI, Request
@@ -25,10 +26,12 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.responses import Response
 
 from tirek.auth import TenantSuspensions, TokenVerifier, verifier_from_settings
+from tirek.crypto import key_provider_for
 from tirek.messaging.broker import nats_connect_options
 from tirek.messaging.naming import Naming
 from tirek.settings import ServiceSettings
 from tirek.web.health import DEFAULT_CHECK_TIMEOUT, ReadinessCheck, run_checks
+from tirek.web.idempotency import install_idempotency
 from tirek.web.middleware import (
     DEFAULT_MAX_BODY_SIZE,
     BodySizeLimitMiddleware,
@@ -79,6 +82,9 @@ def create_service_app(
       probes and scrapes excluded; a JSON request log line per request;
     - ``app.state.settings``; ``app.state.token_verifier`` for ``tirek.auth``'s dependencies
       (from the settings' issuer, closed on shutdown). OpenAPI stays at ``/docs``;
+    - ``Idempotency-Key`` on POST, PUT, PATCH and DELETE (:mod:`tirek.web.idempotency`),
+      honoured by every unit of work given the :data:`~tirek.web.idempotency.Idempotency`
+      dependency; answers are sealed with the settings' master key;
     - unless ``watch_tenant_suspensions`` is false, ``app.state.tenant_suspensions``: the
       suspended tenants (:class:`tirek.auth.TenantSuspensions`, from ``settings.nats_url``
       and ``settings.namespace``), watched while the lifespan runs, with a readiness check
@@ -112,6 +118,12 @@ def create_service_app(
     app.state.tenant_suspensions = suspensions
 
     install_problem_handlers(app)
+    # Innermost middleware: it sees the body after the size limit, and its answer is observed.
+    install_idempotency(
+        app,
+        keys=key_provider_for(settings),
+        ttl=timedelta(seconds=settings.idempotency_key_ttl),
+    )
     # Added last = outermost: the observer sees (and counts) the 413s of the body limit.
     app.add_middleware(BodySizeLimitMiddleware, max_body_size=max_body_size)
     app.add_middleware(RequestObservationMiddleware, metrics=metrics, quiet_paths=_OPERATIONS_PATHS)

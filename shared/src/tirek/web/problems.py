@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any, ClassVar, Final
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,6 +27,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from tirek.crypto.errors import DecryptionError, KeyUnavailable, UnstorableText
+from tirek.db.engine import database_unavailable
 
 __all__ = [
     "PROBLEM_CONTENT_TYPE",
@@ -306,12 +308,21 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
 _UNSTORABLE_TEXT: Final = frozenset({"22021", "22P05"})
 
 
-async def _unstorable_text_handler(request: Request, exc: Exception) -> Response:
-    """Input text with a NUL character fails only in the database: answer 422, not 500.
+async def _database_error_handler(request: Request, exc: Exception) -> Response:
+    """Input text with a NUL character fails only in the database: answer 422, not 500; an
+    unreachable database (restart, failover) answers 503 with ``Retry-After``.
 
     The use case's unit of work has rolled back by then, so nothing was written. Any other
     database error goes on to the 500 answer.
     """
+    if database_unavailable(exc):
+        # A restart or failover of the database: nothing was written; the client may retry.
+        return problem_response(
+            503,
+            detail="The database is not reachable right now; nothing was changed. Retry shortly "
+            "(with the same Idempotency-Key).",
+            headers={"Retry-After": "2"},
+        )
     unstorable = isinstance(exc, UnstorableText) or (
         isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in _UNSTORABLE_TEXT
     )
@@ -352,7 +363,10 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Problem, _problem_handler)
     app.add_exception_handler(StarletteHTTPException, _http_exception_handler)
     app.add_exception_handler(RequestValidationError, _validation_handler)
-    app.add_exception_handler(DBAPIError, _unstorable_text_handler)
-    app.add_exception_handler(UnstorableText, _unstorable_text_handler)
+    app.add_exception_handler(DBAPIError, _database_error_handler)
+    app.add_exception_handler(UnstorableText, _database_error_handler)
+    # A refused connection reaches the view as the driver's own error, not as a DBAPIError.
+    app.add_exception_handler(OSError, _database_error_handler)
+    app.add_exception_handler(asyncpg.PostgresError, _database_error_handler)
     app.add_exception_handler(DecryptionError, _crypto_handler)
     app.add_exception_handler(KeyUnavailable, _crypto_handler)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from intake.shares import service
 from tirek.crypto import Keyring
 from tirek.db import UnitOfWork
-from tirek.events import Envelope
+from tirek.events import Envelope, ForgedTenant
 from tirek.events.referral import ReferralAccepted, ReferralApproved
 from tirek.messaging.inbox import first_delivery
 from tirek.messaging.streams import INTAKE_REFERRALS
@@ -42,13 +42,22 @@ class ReferralSaga:
         self._clock = clock
 
     async def handle(self, envelope: Envelope) -> None:
-        """Dispatch one ``referral.*`` envelope (others are ignored)."""
+        """Dispatch one ``referral.*`` envelope (others are ignored).
+
+        Only the sender approves and only the receiver accepts: the same event in the other
+        party's name is forged (:class:`~tirek.events.ForgedTenant`, dead-lettered), and would
+        otherwise let one NGO ask for the other's package or case.
+        """
         if envelope.type not in HANDLED_TYPES:
             return
         payload = envelope.payload()
         if isinstance(payload, ReferralApproved):
+            if envelope.tenant != payload.sender_tenant:
+                raise ForgedTenant("referral.approved not in the name of its sender")
             await self.on_approved(envelope, payload)
         elif isinstance(payload, ReferralAccepted):
+            if envelope.tenant != payload.receiver_tenant:
+                raise ForgedTenant("referral.accepted not in the name of its receiver")
             await self.on_accepted(envelope, payload)
 
     async def on_approved(self, envelope: Envelope, approved: ReferralApproved) -> None:
@@ -81,7 +90,10 @@ class ReferralSaga:
         async with UnitOfWork(self._sessions, accepted.sender_tenant) as session:
             try:
                 package = await service.open_package(
-                    session=session, keyring=self._keyring, referral_id=accepted.referral_id
+                    session=session,
+                    keyring=self._keyring,
+                    referral_id=accepted.referral_id,
+                    receiver_tenant=accepted.receiver_tenant,
                 )
             except service.PackageDoesNotOpen as error:
                 # No redelivery makes it open: dead-letter it at once.

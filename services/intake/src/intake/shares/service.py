@@ -44,7 +44,7 @@ from intake.privacy.reveal import reveal, reveal_case
 from intake.shares.models import SharedCopy, SharePackage
 from tirek.auth import Principal, Role
 from tirek.crypto import Keyring, SealError, TenantKeys, open_sealed, seal, seal_record
-from tirek.events import Envelope
+from tirek.events import Envelope, ForgedTenant
 from tirek.events.intake import (
     CaseCategory,
     ConsentPurpose,
@@ -349,15 +349,25 @@ async def _keep_copy(
 
 
 async def open_package(
-    *, session: AsyncSession, keyring: Keyring, referral_id: uuid.UUID
+    *,
+    session: AsyncSession,
+    keyring: Keyring,
+    referral_id: uuid.UUID,
+    receiver_tenant: uuid.UUID,
 ) -> dict[str, Any] | None:
     """The opened package of a referral, read in the sender's tenant; None if there is none
-    (never prepared, refused, or purged after the consent was withdrawn or the erasure)."""
+    (never prepared, refused, or purged after the consent was withdrawn or the erasure).
+
+    Raises :class:`~tirek.events.ForgedTenant` when the package was prepared for another
+    receiver than ``receiver_tenant``: an acceptance naming another NGO must never open it.
+    """
     package = await session.scalar(
         select(SharePackage).where(SharePackage.referral_id == referral_id)
     )
     if package is None:
         return None
+    if package.receiver_tenant != receiver_tenant:
+        raise ForgedTenant("the package of this referral was prepared for another receiver")
     if package.key_version is None:
         return open_legacy_package(keyring, package)
     await reveal(keyring, [package])

@@ -6,6 +6,11 @@ case, an old ``case.updated`` after a newer one): a row's mutable fields change 
 event is newer than the one that last set them (``state_at``), the first time of each
 transition is kept (``LEAST``), and facts that never change are written by whichever event
 carries them. Applying the same set of events in any order gives the same rows.
+
+An event never moves a row to another owner: an upsert whose row exists with another tenant
+(a case, an assistance record, a contact) or other parties (a referral, a return) changes
+nothing and raises :class:`~tirek.events.ForgedTenant`, so the event is dead-lettered with
+that reason and its inbox row rolls back with it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,18 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, Table, TextClause, Uuid, bindparam, case, func, text
+from sqlalchemy import (
+    ClauseElement,
+    ColumnElement,
+    Table,
+    TextClause,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    func,
+    text,
+)
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,7 +46,7 @@ from reporting.models import (
     return_facts,
     tenants,
 )
-from tirek.events import Envelope
+from tirek.events import Envelope, ForgedTenant
 from tirek.events.admin import TenantOffboarded, TenantOnboarded
 from tirek.events.intake import (
     AssistanceRecorded,
@@ -144,7 +160,14 @@ async def apply_event(session: AsyncSession, envelope: Envelope, gens: Sequence[
         return False
     for generation in gens:
         for upsert, values in _statements(envelope, payload, generation):
-            await session.execute(upsert.statement, upsert.params(values))
+            written = await session.execute(upsert.statement, upsert.params(values))
+            # An upsert answers its row unless the row belongs to someone else; a plain update
+            # (a former partner's label) answers nothing and proves nothing.
+            if isinstance(upsert, _Upsert) and written.first() is None:
+                raise ForgedTenant(
+                    f"{envelope.type}: the {upsert.table.name} row it names belongs to "
+                    "another tenant"
+                )
     return True
 
 
@@ -188,7 +211,7 @@ class _Upsert:
         return dict.fromkeys(self.table.columns.keys()) | values
 
 
-def _compile(table: Table, stmt: Insert) -> _Upsert:
+def _compile(table: Table, stmt: ClauseElement) -> _Upsert:
     columns = list(table.columns)
     dialect = postgresql.psycopg2.dialect()  # type: ignore[no-untyped-call]
     compiled = stmt.compile(dialect=dialect, column_keys=[c.key for c in columns])
@@ -200,12 +223,20 @@ def _compile(table: Table, stmt: Insert) -> _Upsert:
     return _Upsert(table, text(sql).bindparams(*(bindparam(c.key, type_=c.type) for c in columns)))
 
 
-def _upsert(table: Table, build: Callable[[Insert], dict[str, Any]] | None) -> _Upsert:
+def _upsert(
+    table: Table, build: Callable[[Insert], dict[str, Any]] | None, owners: Sequence[str] = ()
+) -> _Upsert:
+    """Insert, or on conflict set ``build``'s columns; with ``owners``, only where the stored
+    row has the same owner columns (else no row is returned: the caller refuses the event).
+    Facts that never change (``build`` is None) rewrite their owners, to return the row."""
     stmt = insert(table)
-    if build is None:
-        return _compile(table, stmt.on_conflict_do_nothing())
     keys = list(table.primary_key.columns)
-    return _compile(table, stmt.on_conflict_do_update(index_elements=keys, set_=build(stmt)))
+    set_ = build(stmt) if build is not None else {name: stmt.excluded[name] for name in owners}
+    same_owner = [table.c[name] == stmt.excluded[name] for name in owners]
+    upsert = stmt.on_conflict_do_update(
+        index_elements=keys, set_=set_, where=and_(*same_owner) if same_owner else None
+    )
+    return _compile(table, upsert.returning(keys[0]))
 
 
 _CASE_STATE = (
@@ -232,13 +263,18 @@ _TENANT = _upsert(
 )
 # case.registered and case.updated: newest state wins; registration facts are kept whenever
 # they arrive (an update carries them as NULL).
+_OWNER = ("tenant_id",)
+_PARTIES = ("sender_tenant", "receiver_tenant")
 _CASE_STATE_UPSERT = _upsert(
     case_facts,
     lambda s: _guarded(case_facts, s, _CASE_STATE) | _keep(case_facts, s, _CASE_FIXED),
+    _OWNER,
 )
-_CASE_CLOSED = _upsert(case_facts, lambda s: _keep(case_facts, s, ("closed_on", "closure_reason")))
-_ASSISTANCE = _upsert(assistance_facts, None)
-_CONTACT = _upsert(contact_facts, None)
+_CASE_CLOSED = _upsert(
+    case_facts, lambda s: _keep(case_facts, s, ("closed_on", "closure_reason")), _OWNER
+)
+_ASSISTANCE = _upsert(assistance_facts, None, _OWNER)
+_CONTACT = _upsert(contact_facts, None, _OWNER)
 _REFERRAL = _upsert(
     referral_facts,
     lambda s: (
@@ -253,6 +289,7 @@ _REFERRAL = _upsert(
             ),
         }
     ),
+    _PARTIES,
 )
 _RETURN = _upsert(
     return_facts,
@@ -262,6 +299,7 @@ _RETURN = _upsert(
         | _keep(return_facts, s, ("arrived_on",))
         | {"overdue": return_facts.c.overdue | s.excluded.overdue}
     ),
+    _PARTIES,
 )
 
 

@@ -4,7 +4,9 @@
    arrives during the replay is missed.
 2. Replay, stream by stream, every message the reporting consumers filter, up to each
    stream's last sequence at the start, applying each event once (in-memory de-duplication;
-   the projections are idempotent and order-tolerant anyway).
+   the projections are idempotent and order-tolerant anyway). What the live consumers
+   dead-lettered is skipped again: a message failing the kernel's verification, or an event
+   naming a row another tenant owns (each is applied in a savepoint of its batch).
 3. Swap: the new generation becomes active in one update (live handlers hold a share lock on
    the generation row while they write, so the swap waits for them), and the old
    generation's rows are deleted.
@@ -17,7 +19,6 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import pydantic
 from nats.js import JetStreamContext, api
 from nats.js.errors import NotFoundError
 from sqlalchemy import delete, select, text, update
@@ -32,8 +33,8 @@ from reporting.projections.projector import (
     writing_all_tenants,
 )
 from tirek.db import UnitOfWork
-from tirek.events import Envelope
-from tirek.events.registry import UnknownEventType
+from tirek.events import Envelope, ForgedTenant
+from tirek.messaging.broker import PERMANENT_ERRORS, verify_event
 from tirek.messaging.naming import Naming
 from tirek.messaging.streams import ConsumerSpec
 
@@ -132,11 +133,11 @@ async def _replay(
             batch: list[Envelope] = []
             for message in messages:
                 try:
-                    envelope = Envelope.model_validate_json(message.data)
-                    if envelope.type in PROJECTED_TYPES:
-                        envelope.payload()
-                except (pydantic.ValidationError, UnknownEventType):
+                    envelope = verify_event(naming, message.subject, message.data)
+                except PERMANENT_ERRORS:
                     continue  # dead-lettered when it was live; nothing to project
+                if envelope.type not in PROJECTED_TYPES:
+                    continue
                 if envelope.id in seen:
                     continue
                 seen.add(envelope.id)
@@ -144,8 +145,12 @@ async def _replay(
             async with UnitOfWork(sessions, None) as session:
                 await writing_all_tenants(session)
                 for envelope in batch:
-                    if await apply_event(session, envelope, [generation]):
-                        applied += 1
+                    try:
+                        async with session.begin_nested():
+                            if await apply_event(session, envelope, [generation]):
+                                applied += 1
+                    except ForgedTenant:
+                        continue  # dead-lettered when it was live
     finally:
         await subscription.unsubscribe()
     return applied

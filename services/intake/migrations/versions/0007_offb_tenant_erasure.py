@@ -4,16 +4,16 @@ tenant.offboarded can erase them (tirek.db.erasure; intake.tenants.offboarding)
 A table added by a later migration with a tenant_id column needs its own grant (call
 grant_erasure again there): until then the erasure refuses and says which table.
 
-Revision ID: 0006_offb
-Revises: 0005_enc
+Revision ID: 0007_offb
+Revises: 0006_idem
 """
 
 from alembic import context, op
 
 from tirek.db.erasure import TenantData, grant_erasure, revoke_erasure
 
-revision = "0006_offb"
-down_revision = "0005_enc"
+revision = "0007_offb"
+down_revision = "0006_idem"
 branch_labels = None
 depends_on = None
 
@@ -39,10 +39,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     # These had DELETE before for reasons of their own: a withdrawn consent purges packages
     # (0002), a changed name replaces its hints (0004), a rotation destroys an old data key and
-    # an erasure removes family links (0005).
+    # an erasure removes family links (0005), the purge drops expired idempotency keys (0006).
     revoke_erasure(
         op,
         _app_role(),
         TENANT_DATA,
-        keep=("share_packages", "partner_hints", "data_keys", "family_links"),
+        keep=("share_packages", "partner_hints", "data_keys", "family_links", "idempotency_keys"),
     )

@@ -4,16 +4,16 @@ tenant.offboarded can erase them (tirek.db.erasure; referral.offboarding)
 A table added by a later migration with one of these owner columns needs its own grant (call
 grant_erasure again there): until then the erasure refuses and says which table.
 
-Revision ID: 0003_offb
-Revises: 0002_enc
+Revision ID: 0004_offb
+Revises: 0003_idem
 """
 
 from alembic import context, op
 
 from tirek.db.erasure import TenantData, grant_erasure, revoke_erasure
 
-revision = "0003_offb"
-down_revision = "0002_enc"
+revision = "0004_offb"
+down_revision = "0003_idem"
 branch_labels = None
 depends_on = None
 
@@ -40,4 +40,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     # These had DELETE before: a withdrawn consent purges packages (0001), a rotation destroys
     # an old data key (0002).
-    revoke_erasure(op, _app_role(), TENANT_DATA, keep=("share_packages", "data_keys"))
+    revoke_erasure(
+        op, _app_role(), TENANT_DATA, keep=("share_packages", "data_keys", "idempotency_keys")
+    )

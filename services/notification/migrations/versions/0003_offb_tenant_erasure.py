@@ -4,23 +4,23 @@ tenant.offboarded can erase them (tirek.db.erasure; notification.tenants.offboar
 A table added by a later migration with a tenant_id column needs its own grant (call
 grant_erasure again there): until then the erasure refuses and says which table.
 
-Revision ID: 0002_offb
-Revises: 0001
+Revision ID: 0003_offb
+Revises: 0002_idem
 """
 
 from alembic import context, op
 
 from tirek.db.erasure import TenantData, grant_erasure, revoke_erasure
 
-revision = "0002_offb"
-down_revision = "0001"
+revision = "0003_offb"
+down_revision = "0002_idem"
 branch_labels = None
 depends_on = None
 
 # Kept here rather than imported: a migration must not change when the code does.
 TENANT_DATA = TenantData(table_owners={"tenants": ("id",)})
 # Tables whose DELETE 0001 granted for reasons of their own stay deletable on downgrade.
-_DELETABLE_BEFORE = ("recipients",)
+_DELETABLE_BEFORE = ("recipients", "idempotency_keys")
 
 
 def _app_role() -> str:

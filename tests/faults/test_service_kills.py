@@ -1,0 +1,48 @@
+"""``kill -9`` of each service in turn, mid-load, then a restart: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import date
+
+from tests.faults.conftest import SERVICES
+from tests.faults.counters import Table, settle
+from tests.faults.load import Load
+from tests.faults.platform import Platform
+
+
+async def test_kill_9_of_each_service_mid_load_loses_and_doubles_nothing(
+    platform: Platform, report: Callable[[Table], None]
+) -> None:
+    exits_before = {name: len(codes) for name, codes in platform.exits.items()}
+    load = Load(platform.urls, platform.issuer, marker=date(2020, 1, 1))
+    await load.start()
+    await asyncio.sleep(3)
+    # A rolling failure: each service dies in turn, 3 s after the one before, and is started
+    # again at once (it takes seconds to be ready, so two may be down together).
+    for service in SERVICES:
+        await asyncio.to_thread(platform.kill, service)
+        await asyncio.sleep(0.5)
+        await asyncio.to_thread(platform.start_service, service, wait=False)
+        await asyncio.sleep(2.5)
+    for service in SERVICES:
+        await asyncio.to_thread(platform.wait_ready, service)
+    await asyncio.sleep(2)
+    await load.stop()
+    await load.finish()
+    rows, settled = await settle(platform, load)
+    exits = {name: codes[exits_before.get(name, 0) :] for name, codes in platform.exits.items()}
+    table = Table(
+        "kill -9 of intake, referral, notification, reporting and admin in turn, 3 s apart, "
+        "each started again at once",
+        rows,
+        [
+            f"exit codes: {exits}",
+            f"settled {settled:.0f} s after the load stopped; {load.ledger.summary()}",
+        ],
+    )
+    report(table)
+    assert not load.failures, load.failures
+    assert exits == {name: [-9] for name in SERVICES}, exits
+    assert table.clean, table.markdown()
