@@ -116,6 +116,18 @@ def _hostile() -> list[tuple[str, str, dict[str, Any], str]]:
             {**bad_schema, "type": "share.prepared"},
             "ValidationError",
         ),
+        (
+            "person.erased whose data fails the contract",
+            "tirek.intake.person.erased.v1",
+            {**bad_schema, "type": "person.erased"},
+            "ValidationError",
+        ),
+        (
+            "agreement.granted v7 (no such version)",
+            "tirek.admin.agreement.granted.v7",
+            {**registered_v9, "type": "agreement.granted", "version": 7, "source": "admin"},
+            "UnknownEventType",
+        ),
     ]
 
 
@@ -167,7 +179,7 @@ async def test_hostile_events_are_dead_lettered_by_every_consumer_and_applied_by
             f"({', '.join(lettered)}), reason {reason}"
         )
     table = Table(
-        "hostile events on the streams, mid-load (each of the 13 durable consumers gets some)",
+        f"hostile events on the streams, mid-load (each of the {len(CONSUMERS)} durable consumers gets some)",
         rows,
         notes,
     )
