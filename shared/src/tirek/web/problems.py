@@ -282,9 +282,14 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
     elif any(error["loc"] == ["body"] for error in errors) and not _is_json_content_type(
         request.headers.get("content-type")
     ):
-        # FastAPI validates a non-JSON body as raw bytes against the model.
-        detail = "The request body must be JSON sent with Content-Type: application/json."
-        slug = "unsupported-content-type"
+        # FastAPI validates a non-JSON body as raw bytes against the model: the media type is
+        # what is wrong, not the fields.
+        return problem_response(
+            415,
+            detail="The request body must be JSON sent with Content-Type: application/json.",
+            type=PROBLEM_TYPE_BASE + "unsupported-content-type",
+            headers={"Accept-Post": "application/json"},
+        )
     else:
         detail = "The request has invalid fields; see errors."
         slug = "validation"
