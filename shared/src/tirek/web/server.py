@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any, Final
 
+import httptools
 import uvicorn
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
@@ -41,6 +42,10 @@ _HEADERS_TOO_LARGE_BODY: Final = (
 )
 
 
+class _HeadersTooLarge(Exception):
+    """Stops the parser (from its callback) on headers over the limit."""
+
+
 class GuardedHttpProtocol(HttpToolsProtocol):
     """uvicorn's httptools protocol with a deadline and a size limit on request headers.
 
@@ -53,9 +58,11 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        #: Between requests or inside a request line and headers (not inside a body).
+        self._reading_headers = True
         self._header_bytes = 0
-        self._awaiting_headers = True
         self._header_deadline: asyncio.TimerHandle | None = None
+        self._refused = False
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -66,24 +73,50 @@ class GuardedHttpProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._awaiting_headers:
+        if self._refused:
+            return  # answered 431; what still arrives is read and dropped until we close
+        if self._reading_headers:
             self._header_bytes += len(data)
             if self._header_deadline is None:
                 # A keep-alive connection's next request starts: its headers get a deadline too.
                 self._arm_header_deadline()
-        super().data_received(data)
-        if self._awaiting_headers and self._header_bytes > self.max_header_bytes:
-            self._refuse_headers()
+        # uvicorn's data_received, with one more way for parsing to stop (headers too large).
+        self._unset_keepalive_if_required()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+            return
+        except httptools.HttpParserError:
+            if self._refused:  # raised from on_headers_complete below
+                self._answer_headers_too_large()
+                return
+            self.logger.warning("Invalid HTTP request received.")
+            self.send_400_response("Invalid HTTP request received.")
+            return
+        # Headers still incomplete: bytes of a body that came with them were parsed off.
+        if self._reading_headers and self._header_bytes > self.max_header_bytes:
+            self._refused = True
+            self._answer_headers_too_large()
 
     def on_headers_complete(self) -> None:
-        self._awaiting_headers = False
+        self._reading_headers = False
         self._disarm_header_deadline()
+        # Headers that arrived in one piece: measured exactly, before any application runs.
+        size = len(self.url) + sum(len(name) + len(value) for name, value in self.headers)
+        if size > self.max_header_bytes:
+            self._refused = True
+            raise _HeadersTooLarge
         super().on_headers_complete()
 
-    def on_response_complete(self) -> None:
-        self._awaiting_headers = True
+    def on_message_complete(self) -> None:
+        # The request is read whole: whatever comes next is the next request's headers.
+        self._reading_headers = True
         self._header_bytes = 0
-        super().on_response_complete()
+        super().on_message_complete()
 
     def _arm_header_deadline(self) -> None:
         self._disarm_header_deadline()
@@ -96,17 +129,23 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     def _headers_too_slow(self) -> None:
         self._header_deadline = None
-        if self._awaiting_headers and not self.transport.is_closing():
+        busy = self.cycle is not None and not self.cycle.response_complete
+        if self._reading_headers and not busy and not self.transport.is_closing():
             # No answer: a client this slow is not reading one either (nginx does the same).
             self.transport.close()
 
-    def _refuse_headers(self) -> None:
-        self._awaiting_headers = False
+    def _answer_headers_too_large(self) -> None:
+        """Answer 431, then close gently: stop sending, drop what still arrives for a moment,
+        then close. Closing at once with unread data makes the kernel reset the connection,
+        and the client would never read the answer."""
         self._disarm_header_deadline()
-        if not self.transport.is_closing():
-            body = _HEADERS_TOO_LARGE_BODY
-            self.transport.write(_HEADERS_TOO_LARGE % (len(body), body))
-            self.transport.close()
+        if self.transport.is_closing():
+            return
+        body = _HEADERS_TOO_LARGE_BODY
+        self.transport.write(_HEADERS_TOO_LARGE % (len(body), body))
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self.loop.call_later(self.header_timeout, self.transport.close)
 
 
 def protocol_for(settings: ServiceSettings) -> type[GuardedHttpProtocol]:
