@@ -5,20 +5,22 @@ the event's effect has committed, and fails alone: when a shared transaction fai
 events are applied again one by one, each in its own transaction, so that one bad event is
 retried or dead-lettered by itself and never takes its neighbours with it. What a group
 saves is a commit (an fsync) and a round trip per event: the inbox rows of the whole group
-are claimed in one statement.
+are claimed in one statement, and each kind of upsert is sent once for all its rows.
 """
 
 from __future__ import annotations
 
 import asyncio
 import uuid
+from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy import TextClause, Uuid, bindparam, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from reporting.projections.projector import SWAP_LOCK, apply_event, receive
+from reporting.projections.projector import SWAP_LOCK, apply_event, planned_writes, receive
 from tirek.db import UnitOfWork
 from tirek.events import Envelope
 
@@ -63,10 +65,16 @@ async def _project_many(
         ).one()
         generations = [row.active] if row.building is None else [row.active, row.building]
         first: set[uuid.UUID] = set(row.first)
+        # The group's upserts, by statement: they commute, so each statement is sent once
+        # for all its rows (asyncpg pipelines the executemany).
+        grouped: dict[TextClause, list[dict[str, Any]]] = defaultdict(list)
         for envelope in envelopes:
             if envelope.id in first:
                 first.discard(envelope.id)  # a copy delivered twice in one group: once
-                await apply_event(session, envelope, generations)
+                for statement, params in planned_writes(envelope, generations):
+                    grouped[statement].append(params)
+        for statement, rows in grouped.items():
+            await session.execute(statement, rows)
 
 
 class GroupCommit:

@@ -51,7 +51,14 @@ from tirek.events.referral import (
 )
 from tirek.events.registry import UnknownEventType
 
-__all__ = ["PROJECTED_TYPES", "SWAP_LOCK", "apply_event", "receive", "writing_all_tenants"]
+__all__ = [
+    "PROJECTED_TYPES",
+    "SWAP_LOCK",
+    "apply_event",
+    "planned_writes",
+    "receive",
+    "writing_all_tenants",
+]
 
 #: Projection writes span tenants (a referral row belongs to two): the RLS policies let a
 #: transaction that set this see and write every tenant's rows. Only the projector and the
@@ -134,16 +141,29 @@ async def receive(session: AsyncSession, *, consumer: str, event_id: uuid.UUID) 
 
 async def apply_event(session: AsyncSession, envelope: Envelope, gens: Sequence[int]) -> bool:
     """Apply ``envelope`` to generations ``gens``; ``False`` when the event is not projected."""
+    writes = planned_writes(envelope, gens)
+    for statement, params in writes:
+        await session.execute(statement, params)
+    return bool(writes) or envelope.type in PROJECTED_TYPES
+
+
+def planned_writes(
+    envelope: Envelope, gens: Sequence[int]
+) -> list[tuple[TextClause, dict[str, Any]]]:
+    """The upserts that apply ``envelope`` to generations ``gens`` (none when it is not
+    projected). Upserts commute (see the module docstring), so writes of several events may be
+    grouped by statement and sent together."""
     if envelope.type not in PROJECTED_TYPES:
-        return False
+        return []
     try:
         payload = envelope.payload()
     except UnknownEventType:
-        return False
-    for generation in gens:
-        for upsert, values in _statements(envelope, payload, generation):
-            await session.execute(upsert.statement, upsert.params(values))
-    return True
+        return []
+    return [
+        (upsert.statement, upsert.params(values))
+        for generation in gens
+        for upsert, values in _statements(envelope, payload, generation)
+    ]
 
 
 def _newer(table: Table, stmt: Insert) -> ColumnElement[bool]:
