@@ -65,23 +65,29 @@ def table(figures: list[Figure]) -> str:
 
 async def load(
     url: str,
-    headers: dict[str, str],
+    headers: dict[str, str] | list[dict[str, str]],
     *,
     total: int,
     concurrency: int,
     body: dict[str, Any] | None = None,
     on_created: Callable[[dict[str, Any], float], None] | None = None,
 ) -> tuple[float, list[float]]:
-    """POST ``total`` bodies with ``concurrency`` in flight; (seconds, latencies in ms)."""
+    """POST ``total`` bodies with ``concurrency`` in flight; (seconds, latencies in ms).
+
+    ``headers`` may be a list: request ``i`` sends ``headers[i % len(headers)]`` (several
+    NGOs' users registering at once)."""
     latencies: list[float] = []
+    rotation = headers if isinstance(headers, list) else [headers]
     remaining = iter(range(total))
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
         async def worker() -> None:
-            for _ in remaining:
+            for i in remaining:
                 started = time.perf_counter()
-                response = await client.post(url, json=body or PAYLOAD, headers=headers)
+                response = await client.post(
+                    url, json=body or PAYLOAD, headers=rotation[i % len(rotation)]
+                )
                 done = time.perf_counter()
                 latencies.append((done - started) * 1000)
                 if response.status_code != 201:
