@@ -5,7 +5,8 @@ headers slowly (slowloris) or sends headers without end: httptools buffers them 
 protocol here adds both bounds, per connection:
 
 - the request line and headers must arrive within ``header_timeout`` seconds of the
-  connection opening (or of the previous response): else the connection is closed;
+  connection opening (on a kept-alive connection: of the next request's first byte; idle
+  time between requests is uvicorn's keep-alive timeout): else the connection is closed;
 - they may not be larger than ``max_header_bytes``: else ``431`` and the connection is closed.
 
 Body size, body time and JSON depth are bounded in the ASGI middleware
