@@ -52,7 +52,8 @@ class Figure:
     note: str = ""
 
     def row(self) -> str:
-        rate = f"{self.rate:,.1f} {self.unit}" if self.rate is not None else ""
+        digits = 2 if not self.unit else 1  # a ratio
+        rate = f"{self.rate:,.{digits}f} {self.unit}" if self.rate is not None else ""
         lat = self.latencies_ms
         cells = [f"{percentile(lat, q):.1f}" for q in (0.5, 0.95, 0.99)] if lat else ["", "", ""]
         return f"{self.name:<44} {rate:>18} {cells[0]:>9} {cells[1]:>9} {cells[2]:>9}  {self.note}"

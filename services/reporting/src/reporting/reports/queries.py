@@ -301,27 +301,33 @@ async def referrals(
     params = where.params | {"now": now}
     recv = "LEFT JOIN tenant_labels r ON r.id = f.receiver_tenant AND r.generation = f.generation"
     base = f"FROM referral_facts f {_join(owner='sender_tenant')} {recv} WHERE {where.sql}"
-    tables = []
-    for name, key in (
-        ("referral_funnel_by_sender", _NGO),
-        ("referral_funnel_by_pair", f"{_NGO} || ' → ' || COALESCE(r.code, '?')"),
-    ):
-        rows = (
-            await session.execute(text(f"SELECT {key}, {_funnel_sql()} {base} GROUP BY 1"), params)
-        ).all()
-        counts = {
-            (str(row[0]), col): int(row[i + 1]) for row in rows for i, col in enumerate(_FUNNEL)
-        }
-        tables.append(
-            count_table(
-                name,
-                "sender" if name.endswith("sender") else "pair",
-                counts,
-                scope,
-                columns=_FUNNEL,
-                row_totals=False,
-            )
+    # One pass by sender → receiver pair; the senders' rows are the sums of their pairs.
+    rows = (
+        await session.execute(
+            text(f"SELECT {_NGO}, COALESCE(r.code, '?'), {_funnel_sql()} {base} GROUP BY 1, 2"),
+            params,
         )
+    ).all()
+    by_pair: dict[tuple[str, str], int] = {}
+    by_sender: dict[tuple[str, str], int] = defaultdict(int)
+    for sender, receiver, *values in rows:
+        for column, value in zip(_FUNNEL, values, strict=True):
+            by_pair[(f"{sender} → {receiver}", column)] = int(value)
+            by_sender[(str(sender), column)] += int(value)
+    tables = [
+        count_table(
+            name,
+            header,
+            counts,
+            scope,
+            columns=_FUNNEL,
+            row_totals=False,
+        )
+        for name, header, counts in (
+            ("referral_funnel_by_sender", "sender", dict(by_sender)),
+            ("referral_funnel_by_pair", "pair", by_pair),
+        )
+    ]
     hours = "extract(epoch FROM ({end} - {start})) / 3600.0"
     answer = hours.format(end="COALESCE(f.accepted_at, f.declined_at)", start="f.sent_at")
     completion = hours.format(end="f.completed_at", start="f.accepted_at")
