@@ -80,3 +80,15 @@ async def test_the_published_schema_refuses_a_blank_service_area_as_the_api_does
         headers=await auth("platform-admin"),
     )
     assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("path", ["/v1/tenants", "/v1/agreements"])
+async def test_an_offset_past_what_the_database_counts_is_a_problem(
+    admin: Admin, auth: Auth, path: str
+) -> None:
+    # Found by tests/fuzz: offset=1906114003762765643432226455552 was a 500.
+    response = await admin.client.get(
+        f"{path}?offset=1906114003762765643432226455552", headers=await auth("platform-admin")
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
