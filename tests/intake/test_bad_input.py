@@ -242,6 +242,8 @@ BAD_REQUESTS: dict[str, BadRequest] = {
         "GET", f"/v1/cases?status=lost_{MARK}", None, f"lost_{MARK}"
     ),
     "page size out of range": BadRequest("GET", "/v1/cases?limit=100000", None, "100000"),
+    # Found by tests/fuzz: read as seconds since 1970, the filter silently meant 1970-01-01.
+    "a date filter that is a number": BadRequest("GET", "/v1/cases?opened_to=0.0", None, "0.0"),
 }
 
 
