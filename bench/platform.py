@@ -43,10 +43,14 @@ class Platform:
             os.environ.setdefault(f"TIREK_{name.upper()}_PORT", str(free_port()))
         os.environ.setdefault("TIREK_SERVICES", ",".join(SERVICES))
         stack = Stack(home)
-        urls = stack.start()
-        naming = Naming(os.environ.get("TIREK_NAMESPACE", ""))
-        asyncio.run(publish_tenants(urls["nats"], naming))
-        asyncio.run(publish_agreements(urls["nats"], naming))
+        try:
+            urls = stack.start()
+            naming = Naming(os.environ.get("TIREK_NAMESPACE", ""))
+            asyncio.run(publish_tenants(urls["nats"], naming))
+            asyncio.run(publish_agreements(urls["nats"], naming))
+        except BaseException:
+            stack.stop()  # also on Ctrl-C while starting: leave no server behind
+            raise
         return cls(stack=stack, urls=urls, naming=naming)
 
     def stop(self) -> None:
