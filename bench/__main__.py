@@ -1,13 +1,18 @@
-"""``make bench``: start the platform as ``make run`` does and print figures.
+"""``make bench``: start the platform as ``make run`` does and print one table of figures.
 
-Measured in one run on this machine, at a fixed concurrency, with a realistic payload:
-- intake: registrations per second and p50/p95/p99 latency;
-- the raw ceiling (bench/raw_ceiling.py: FastAPI + asyncpg, one INSERT and commit per request)
-  at the same concurrency, and intake's rate as a fraction of it;
-- CPU seconds of the intake process per 1,000 registrations, and its peak memory.
-The load generator runs on the same machine (2 cores here): the figures are relative, and the
-machine and the settings are printed with them. Other figures of issue 8 (event pipeline,
-referral flow, reporting queries) join here as those services land.
+- intake: registrations per second and latency at a fixed concurrency with a realistic
+  payload, against the raw ceiling (bench/raw_ceiling.py: FastAPI + asyncpg, one INSERT and
+  commit) at the same concurrency; CPU seconds of every service per 1,000 registrations;
+- pipeline: commit → reporting projection latency at half intake's sustained rate; and the
+  catch-up rate of reporting over a backlog of ``--catchup-events`` waiting in the stream;
+- referrals: complete cross-border referrals per second, create → linked case;
+- reporting: p50/p95 of the summary, funnel and indicator queries over ``--cases`` generated
+  cases (COPY into the projections);
+- memory: peak resident memory of each service.
+
+``--only pipeline`` (repeatable) runs one part; sizes are options (``--help``). The load
+generator shares the machine with the platform: compare rows with each other, and say what
+else was running. It is a script, not a test: nothing asserts a time.
 """
 
 from __future__ import annotations
@@ -15,190 +20,106 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import platform
-import statistics
-import subprocess
+import platform as host
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-import httpx
 import psutil
 
-from tirek.db.provision import ensure_service_database
-from tirek.demo.seed import password_token, publish_tenants
-from tirek.localstack.servers import free_port, wait_for_port
-from tirek.localstack.stack import Stack
-from tirek.messaging.naming import Naming
+from bench import pipeline, referrals, registrations, reporting
+from bench.common import Figure, load, peak_rss_mib, table
+from bench.platform import SERVICES, Platform
 
-PAYLOAD = {
-    "person": {
-        "first_name": "Тахир",
-        "second_name": "Сабиров",
-        "patronymic": "Рустамович",
-        "name_latin": "Takhir Sabirov",
-        "sex": "male",
-        "birth_date": "1996-05-14",
-        "citizenship": "TJ",
-        "languages": ["ru", "tg"],
-        "phone": "+77011234567",
-        "current_location": "Aktobe, a construction site on the city's outskirts",
-        "documents": [{"type": "passport", "status": "confiscated", "issuing_country": "TJ"}],
-    },
-    "categories": ["presumed_victim_of_trafficking", "labour_migrant"],
-    "exploitation_forms": ["labour"],
-    "trm_stage": "identification",
-    "risk_level": "high",
-    "notes": "Contacted the hotline; employer holds his passport; unpaid for four months.",
-}
+PARTS = ("intake", "pipeline", "catchup", "referrals", "reporting")
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.split("\n")[0])
+    parser.add_argument("--only", action="append", choices=PARTS, help="run only these parts")
+    parser.add_argument("--requests", type=int, default=3000, help="intake: registrations")
+    parser.add_argument("--concurrency", type=int, default=16, help="intake: requests in flight")
+    parser.add_argument("--warmup", type=int, default=200, help="intake: warm-up requests")
+    parser.add_argument(
+        "--rate", type=float, help="pipeline: registrations/s (default: half intake's)"
+    )
+    parser.add_argument("--pipeline-events", type=int, default=1000, help="pipeline: registrations")
+    parser.add_argument("--catchup-events", type=int, default=100_000, help="catch-up: backlog")
+    parser.add_argument("--referrals", type=int, default=100, help="referral flows")
+    parser.add_argument("--referral-concurrency", type=int, default=8, help="flows at a time")
+    parser.add_argument("--cases", type=int, default=1_000_000, help="reporting: generated cases")
+    parser.add_argument("--query-runs", type=int, default=20, help="reporting: runs per query")
+    return parser.parse_args(argv)
 
 
-async def load(
-    url: str, headers: dict[str, str], *, total: int, concurrency: int
-) -> tuple[float, list[float]]:
-    """POST ``total`` registrations with ``concurrency`` in flight; (seconds, latencies in ms)."""
-    latencies: list[float] = []
-    queue: asyncio.Queue[int] = asyncio.Queue()
-    for i in range(total):
-        queue.put_nowait(i)
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-
-    async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-
-        async def worker() -> None:
-            while True:
-                try:
-                    queue.get_nowait()
-                except asyncio.QueueEmpty:
-                    return
-                started = time.perf_counter()
-                response = await client.post(url, json=PAYLOAD, headers=headers)
-                latencies.append((time.perf_counter() - started) * 1000)
-                if response.status_code != 201:
-                    raise RuntimeError(f"{url}: {response.status_code} {response.text[:200]}")
-
-        started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
-        return time.perf_counter() - started, latencies
+async def _sustained_rate(platform: Platform, concurrency: int) -> float:
+    url = f"{platform.urls['intake']}/v1/cases"
+    headers = await platform.auth("akt-caseworker")
+    await load(url, headers, total=100, concurrency=concurrency)
+    seconds, _ = await load(url, headers, total=600, concurrency=concurrency)
+    return 600 / seconds
 
 
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def main() -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--requests", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--warmup", type=int, default=200)
-    args = parser.parse_args()
-
-    home = Path(tempfile.mkdtemp(prefix="tirek-bench-"))
-    home.chmod(0o755)
-    os.environ.setdefault("TIREK_DEVIDP_PORT", str(free_port()))
-    os.environ.setdefault("TIREK_INTAKE_PORT", str(free_port()))
-    os.environ.setdefault("TIREK_SERVICES", "intake")
-    stack = Stack(home)
-    raw: subprocess.Popen[bytes] | None = None
+def main(argv: list[str] | None = None) -> int:
+    args = _arguments(argv)
+    parts = set(args.only or PARTS)
+    started = time.monotonic()
+    load_before = os.getloadavg()
+    platform = Platform.start()
+    figures: list[Figure] = []
     try:
-        urls = stack.start()
-        asyncio.run(publish_tenants(urls["nats"], Naming(os.environ.get("TIREK_NAMESPACE", ""))))
-        db = asyncio.run(ensure_service_database(urls["postgres"], "bench_raw"))
-        raw_port = free_port()
-        raw = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench.raw_ceiling:app",
-                "--port",
-                str(raw_port),
-                "--log-level",
-                "warning",
-                "--no-access-log",
-            ],
-            env={**os.environ, "BENCH_DSN": db.owner_dsn},
-        )
-        wait_for_port(raw_port)
-
-        async def run() -> dict[str, tuple[float, list[float]]]:
-            async with httpx.AsyncClient() as client:
-                token = await password_token(
-                    client, f"{urls['issuer']}realms/tirek", "akt-caseworker"
+        rate = None
+        if "intake" in parts:
+            rows, rate = asyncio.run(
+                registrations.run(
+                    platform,
+                    requests=args.requests,
+                    concurrency=args.concurrency,
+                    warmup=args.warmup,
                 )
-            headers = {"Authorization": f"Bearer {token}"}
-            intake_url = f"{urls['intake']}/v1/cases"
-            # Wait for intake to know the tenant, then warm both up.
-            for _ in range(100):
-                async with httpx.AsyncClient() as client:
-                    if (
-                        await client.post(intake_url, json=PAYLOAD, headers=headers)
-                    ).status_code == 201:
-                        break
-                await asyncio.sleep(0.2)
-            await load(intake_url, headers, total=args.warmup, concurrency=args.concurrency)
-            await load(
-                f"http://127.0.0.1:{raw_port}/rows",
-                {},
-                total=args.warmup,
-                concurrency=args.concurrency,
             )
-            results = {}
-            intake_proc = psutil.Process(next(p.pid for n, p in stack.processes if n == "intake"))
-            cpu_before = sum(intake_proc.cpu_times()[:2])
-            results["intake"] = await load(
-                intake_url, headers, total=args.requests, concurrency=args.concurrency
+            figures += rows
+        if "pipeline" in parts:
+            if args.rate is None and rate is None:
+                rate = asyncio.run(_sustained_rate(platform, args.concurrency))
+            pace = args.rate or (rate or 0) / 2
+            figures.append(
+                asyncio.run(pipeline.latency(platform, rate=pace, count=args.pipeline_events))
             )
-            cpu = sum(intake_proc.cpu_times()[:2]) - cpu_before
-            results["raw"] = await load(
-                f"http://127.0.0.1:{raw_port}/rows",
-                {},
-                total=args.requests,
-                concurrency=args.concurrency,
+        if "referrals" in parts:
+            figures.append(
+                asyncio.run(
+                    referrals.run(
+                        platform, count=args.referrals, concurrency=args.referral_concurrency
+                    )
+                )
             )
-            results["cpu"] = (cpu, [])
-            return results
-
-        results = asyncio.run(run())
-        intake_pid = next(p.pid for n, p in stack.processes if n == "intake")
-        rates = {k: args.requests / results[k][0] for k in ("intake", "raw")}
-        print(
-            f"\nmachine: {platform.machine()}, {os.cpu_count()} cores, "
-            f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {platform.python_version()}"
+        if "reporting" in parts:
+            seconds = asyncio.run(reporting.generate(platform, cases=args.cases))
+            print(f"generated {args.cases:,} cases with COPY in {seconds:.0f} s", flush=True)
+            figures += asyncio.run(reporting.queries(platform, runs=args.query_runs))
+        # Last: every consumer (notification too) then works through the backlog for minutes,
+        # which would slow whatever ran after it.
+        if "catchup" in parts:
+            figures.append(asyncio.run(pipeline.catch_up(platform, count=args.catchup_events)))
+        memory = {name: peak_rss_mib(platform.pid(name)) for name in SERVICES}
+        figures.append(
+            Figure(
+                "peak memory (VmHWM), all services",
+                sum(memory.values()),
+                "MiB",
+                note=", ".join(f"{name} {mib:.0f}" for name, mib in memory.items()),
+            )
         )
-        print(
-            f"load: {args.requests} POSTs, concurrency {args.concurrency}, load generator on the same machine\n"
-        )
-        print(f"{'endpoint':<34} {'req/s':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
-        for key, label in (
-            ("intake", "intake POST /v1/cases"),
-            ("raw", "raw ceiling (FastAPI+asyncpg)"),
-        ):
-            lat = results[key][1]
-            print(
-                f"{label:<34} {rates[key]:>8.0f} {statistics.median(lat):>8.1f} "
-                f"{percentile(lat, 0.95):>8.1f} {percentile(lat, 0.99):>8.1f}"
-            )
-        print(f"\nintake / raw ceiling: {rates['intake'] / rates['raw']:.2f}")
-        print(
-            f"intake CPU seconds per 1,000 registrations: {results['cpu'][0] / args.requests * 1000:.2f}"
-        )
-        print(f"intake peak memory (VmHWM): {peak_rss_mib(intake_pid):.0f} MiB")
-        return 0
     finally:
-        if raw is not None:
-            raw.terminate()
-            raw.wait(10)
-        stack.stop()
+        platform.stop()
+    print(
+        f"\nmachine: {host.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {host.python_version()}; "
+        f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after; "
+        f"{time.monotonic() - started:.0f} s in all; load generator on the same machine\n"
+    )
+    print(table(figures))
+    return 0
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -62,3 +63,32 @@ async def test_a_body_that_is_not_json_is_refused(admin: Admin, auth: Auth) -> N
         headers={**await auth("platform-admin"), "Content-Type": "application/json"},
     )
     assert response.status_code == 422
+
+
+async def test_the_published_schema_refuses_a_blank_service_area_as_the_api_does(
+    admin: Admin, auth: Auth
+) -> None:
+    # Found by tests/fuzz: the schema allowed " " (minLength 1), the API stripped it and
+    # answered 422 string_too_short to input its own schema called valid.
+    schema = (await admin.client.get("/openapi.json")).json()["components"]["schemas"]
+    area = schema["TenantIn"]["properties"]["service_areas"]["items"]
+    assert re.search(area["pattern"], " ") is None
+    assert re.search(area["pattern"], " Osh region ") is not None
+    response = await admin.client.post(
+        "/v1/tenants",
+        json=tenant_body(service_areas=[" "]),
+        headers=await auth("platform-admin"),
+    )
+    assert response.status_code == 422, response.text
+
+
+@pytest.mark.parametrize("path", ["/v1/tenants", "/v1/agreements"])
+async def test_an_offset_past_what_the_database_counts_is_a_problem(
+    admin: Admin, auth: Auth, path: str
+) -> None:
+    # Found by tests/fuzz: offset=1906114003762765643432226455552 was a 500.
+    response = await admin.client.get(
+        f"{path}?offset=1906114003762765643432226455552", headers=await auth("platform-admin")
+    )
+    assert response.status_code == 422, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import secrets
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -39,6 +38,7 @@ from tirek.messaging.permissions import (
     OPS_USER,
     SERVICES,
     USERS_CONF,
+    new_password,
     password_variable,
     render_users_conf,
 )
@@ -119,7 +119,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "  sync_interval: always\n}\ninclude ./users.conf\n",
         encoding="utf-8",
     )
-    passwords = {user: secrets.token_urlsafe(16) for user in (*SERVICES, OPS_USER)}
+    passwords = {user: new_password() for user in (*SERVICES, OPS_USER)}
     env = {password_variable(user): password for user, password in passwords.items()}
     log = home / "nats.log"
     with open(log, "wb") as out:

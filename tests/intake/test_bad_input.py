@@ -271,6 +271,11 @@ BAD_REQUESTS: dict[str, BadRequest] = {
         "2026-03-02",
         user="akt-admin",
     ),
+    # Found by tests/fuzz: read as seconds since 1970, the filter silently meant 1970-01-01.
+    "a date filter that is a number": BadRequest("GET", "/v1/cases?opened_to=0.0", None, "0.0"),
+    "a contact date filter that is a number": BadRequest(
+        "GET", "/v1/contacts?received_to=-2.2e-311", None, "-2.2e-311"
+    ),
 }
 
 

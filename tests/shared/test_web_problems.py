@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tirek.settings import ServiceSettings
 from tirek.web import Conflict, Unauthorized, create_service_app
+from tirek.web.middleware import json_nesting_exceeds
 
 PROBLEM = "application/problem+json"
 # Stands in for a victim's name or document number: it must never come back in an answer.
@@ -144,7 +145,7 @@ async def test_malformed_json_is_422_json_invalid(client: httpx.AsyncClient) -> 
     assert SENTINEL not in response.text
 
 
-async def test_body_that_is_not_json_is_422_naming_the_content_type(
+async def test_body_that_is_not_json_is_415_naming_the_content_type(
     client: httpx.AsyncClient,
 ) -> None:
     response = await client.post(
@@ -152,9 +153,28 @@ async def test_body_that_is_not_json_is_422_naming_the_content_type(
         content=f"kind=legal&note={SENTINEL}".encode(),
         headers={"content-type": "text/plain"},
     )
-    body = assert_problem(response, 422)
+    body = assert_problem(response, 415)
     assert "Content-Type" in body["detail"]
+    assert response.headers["accept-post"] == "application/json"
     assert SENTINEL not in response.text
+
+
+async def test_json_nested_deeper_than_the_limit_is_422_before_parsing(
+    client: httpx.AsyncClient,
+) -> None:
+    nested = b"[" * 100 + b"]" * 100
+    response = await client.post(
+        "/cases/c1/assistance", content=nested, headers={"content-type": "application/json"}
+    )
+    body = assert_problem(response, 422)
+    assert body["type"].endswith("/json-too-deep")
+
+
+def test_nesting_is_measured_outside_strings_only() -> None:
+    assert not json_nesting_exceeds(b'{"note": "' + b"[" * 100 + b'"}', 4)
+    assert not json_nesting_exceeds(b'{"a": [[["\\"]]]}', 4)
+    assert json_nesting_exceeds(b'{"a": [[[["\\"]]]]}', 4)
+    assert json_nesting_exceeds(b"[" * 5 + b"]" * 5, 4)
 
 
 async def test_declared_body_over_the_limit_is_413(client: httpx.AsyncClient) -> None:

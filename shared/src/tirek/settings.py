@@ -32,6 +32,17 @@ class ServiceSettings(BaseSettings):
     service_name: str = "tirek"
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    #: Limits on what one client can send or hold (see ``tirek.web.server`` and
+    #: ``tirek.web.middleware``): body bytes (413), seconds to send the whole body (408), JSON
+    #: nesting depth (422), header bytes (431), seconds to send the headers (connection
+    #: closed), idle keep-alive seconds, and open connections or requests in flight (503).
+    http_max_body_bytes: int = Field(default=1024 * 1024, ge=0)
+    http_body_timeout: float = Field(default=30.0, gt=0)
+    http_max_json_depth: int = Field(default=32, ge=1)
+    http_max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    http_header_timeout: float = Field(default=10.0, gt=0)
+    http_keep_alive_timeout: int = Field(default=5, ge=1)
+    http_limit_concurrency: int = Field(default=1000, ge=1)
 
     #: One NATS URL, or several separated by commas (the members of a cluster to try first;
     #: the client learns the others from the cluster).

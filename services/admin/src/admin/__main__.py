@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-import uvicorn
-
 from admin.settings import get_settings
 from tirek.telemetry import configure_logging, install_global, instrument_asyncpg, setup_tracing
+from tirek.web.server import serve
 
 
 def main() -> None:
@@ -27,9 +26,7 @@ def main() -> None:
     from admin.main import create_app
 
     app = create_app(settings, tracer_provider=provider)
-    uvicorn.run(
-        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
-    )
+    serve(app, settings)
 
 
 if __name__ == "__main__":

@@ -23,10 +23,9 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
-
 from intake.settings import IntakeSettings, get_settings
 from tirek.telemetry import configure_logging, install_global, instrument_asyncpg, setup_tracing
+from tirek.web.server import serve
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -144,9 +143,7 @@ def _serve(settings: IntakeSettings) -> None:
     from intake.main import create_app
 
     app = create_app(settings, tracer_provider=provider)
-    uvicorn.run(
-        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
-    )
+    serve(app, settings)
 
 
 if __name__ == "__main__":

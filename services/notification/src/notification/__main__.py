@@ -5,10 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-import uvicorn
-
 from notification.settings import get_settings
 from tirek.telemetry import configure_logging, install_global, instrument_asyncpg, setup_tracing
+from tirek.web.server import serve
 
 
 async def _seed_demo() -> None:
@@ -43,9 +42,7 @@ def main() -> None:
     from notification.main import create_app
 
     app = create_app(settings, tracer_provider=provider)
-    uvicorn.run(
-        app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False
-    )
+    serve(app, settings)
 
 
 if __name__ == "__main__":

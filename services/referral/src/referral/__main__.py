@@ -18,10 +18,9 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import uvicorn
-
 from referral.settings import ReferralSettings, get_settings
 from tirek.telemetry import configure_logging, install_global, instrument_asyncpg, setup_tracing
+from tirek.web.server import serve
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -93,13 +92,7 @@ def main() -> None:
         from referral.main import create_app
 
         app = create_app(settings, tracer_provider=provider)
-        uvicorn.run(
-            app,
-            host=settings.http_host,
-            port=settings.http_port,
-            log_config=None,
-            access_log=False,
-        )
+        serve(app, settings)
 
 
 if __name__ == "__main__":

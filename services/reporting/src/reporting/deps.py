@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
@@ -13,6 +13,7 @@ from reporting.projections.projector import writing_all_tenants
 from reporting.reports.scope import CONSORTIUM_ROLES, NGO_ROLES, Filters, Scope
 from tirek.auth import Principal, Role, require_roles
 from tirek.db import UnitOfWork
+from tirek.web.params import IsoDate
 from tirek.web.problems import BadRequest, Forbidden
 
 #: Anyone who may read a report at all: an NGO's staff (own NGO) and the consortium's roles.
@@ -44,9 +45,9 @@ CurrentScope = Annotated[Scope, Depends(get_scope)]
 def get_filters(
     scope: CurrentScope,
     date_from: Annotated[
-        date | None, Query(alias="from", description="first day, inclusive")
+        IsoDate | None, Query(alias="from", description="first day, inclusive")
     ] = None,
-    date_to: Annotated[date | None, Query(alias="to", description="last day, inclusive")] = None,
+    date_to: Annotated[IsoDate | None, Query(alias="to", description="last day, inclusive")] = None,
     country: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
     ngo: Annotated[uuid.UUID | None, Query(description="an NGO's tenant id")] = None,
     project: Annotated[str | None, Query(min_length=1, max_length=32)] = None,

@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Index,
     Integer,
     MetaData,
     String,
@@ -161,6 +162,36 @@ return_facts = Table(
     Column("arrived_at", DateTime(timezone=True), nullable=True),
     Column("overdue_at", DateTime(timezone=True), nullable=True),
     Column("overdue", Boolean, nullable=False, server_default="false"),
+)
+
+# Covering indexes of the reports (migration 0003_bfidx): one NGO's cases by opening and
+# closing day, assistance records by type and contacts by mode, answered from the index.
+Index(
+    "ix_case_facts_opened",
+    case_facts.c.generation,
+    case_facts.c.tenant_id,
+    case_facts.c.opened_on,
+    postgresql_include=["sex", "age_band", "citizenship", "trm_stage", "person_id", "categories"],
+)
+Index(
+    "ix_case_facts_closed",
+    case_facts.c.generation,
+    case_facts.c.tenant_id,
+    case_facts.c.closed_on,
+    postgresql_include=["closure_reason"],
+    postgresql_where=case_facts.c.closed_on.is_not(None),
+)
+Index(
+    "ix_assistance_facts_type",
+    assistance_facts.c.generation,
+    assistance_facts.c.type,
+    postgresql_include=["tenant_id", "person_id", "project_code", "provided_on", "mode", "outcome"],
+)
+Index(
+    "ix_contact_facts_mode",
+    contact_facts.c.generation,
+    contact_facts.c.mode,
+    postgresql_include=["tenant_id", "topic", "project_code", "received_on"],
 )
 
 #: Tables whose rows belong to one NGO (tenant_id) and get FORCE row-level security.

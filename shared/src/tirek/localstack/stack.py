@@ -23,6 +23,7 @@ import httpx
 import nats
 
 from tirek.db.provision import DatabaseUrls, ensure_service_database
+from tirek.devidp.clients import load_client_secrets
 from tirek.localstack.servers import NatsServer, PostgresServer, free_port, port_is_free
 from tirek.messaging.naming import Naming
 from tirek.messaging.streams import ensure_streams
@@ -220,6 +221,18 @@ class Stack:
             raise RuntimeError(f"{service} {' '.join(args)} failed:\n{done.stderr[-3000:]}")
 
     def service_env(
+        self, service: ServiceSpec, db: DatabaseUrls, nats_url: str, issuer_base: str
+    ) -> dict[str, str]:
+        env = self._service_env(service, db, nats_url, issuer_base)
+        if service.name == "admin" and not os.environ.get("TIREK_KEYCLOAK_CLIENT_SECRET"):
+            # Admin manages users through the development issuer's admin API as its own
+            # confidential client; the issuer reads the same file (created here if new).
+            env["TIREK_KEYCLOAK_CLIENT_SECRET"] = load_client_secrets(self.home / "devidp")[
+                "tirek-admin"
+            ]
+        return env
+
+    def _service_env(
         self, service: ServiceSpec, db: DatabaseUrls, nats_url: str, issuer_base: str
     ) -> dict[str, str]:
         return {

@@ -5,7 +5,9 @@ consumers declared in :mod:`tirek.messaging.streams`, rendered to ``deploy/nats/
 after a consumer is added; ``tests/deploy`` fails while the committed files differ from the
 rendering. Passwords are never in the file: each is an environment variable of the server
 (``$INTAKE_NATS_PASSWORD``, ...), and each service connects with ``TIREK_NATS_USER`` /
-``TIREK_NATS_PASSWORD`` (:func:`tirek.messaging.broker.nats_connect_options`).
+``TIREK_NATS_PASSWORD`` (:func:`tirek.messaging.broker.nats_connect_options`). nats-server
+parses a variable's value as it would a literal (``1k`` is the number 1000, ``-q...`` an
+error), so a password must start with a letter: :func:`new_password` makes one.
 
 What a service may publish:
 
@@ -32,6 +34,7 @@ consumers. It may publish no event.
 
 from __future__ import annotations
 
+import secrets
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -46,6 +49,7 @@ __all__ = [
     "SERVICES",
     "UserPermissions",
     "inbox_prefix",
+    "new_password",
     "password_variable",
     "render_users_conf",
     "service_permissions",
@@ -64,6 +68,11 @@ _EVENT_STREAMS: Final = tuple(name for name in STREAMS if name != DLQ_STREAM)
 #: kustomize reads only files under its own directory).
 USERS_CONF: Final = Path("deploy/nats/users.conf")
 K8S_USERS_CONF: Final = Path("deploy/k8s/base/config/users.conf")
+
+
+def new_password() -> str:
+    """A random NATS password that nats-server reads as a string (it starts with a letter)."""
+    return "n" + secrets.token_hex(24)
 
 
 def password_variable(user: str) -> str:

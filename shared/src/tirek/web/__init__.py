@@ -1,4 +1,5 @@
-"""HTTP layer of every Tirek service: application factory, problem details, health, metrics."""
+"""HTTP layer of every Tirek service: application factory, problem details, health, metrics,
+and the server (``tirek.web.server.serve``) with its limits on hostile clients."""
 
 from tirek.web.app import create_service_app
 from tirek.web.health import ReadinessCheck, database_check, nats_check

@@ -33,7 +33,6 @@ from tirek.settings import ServiceSettings
 from tirek.web.health import DEFAULT_CHECK_TIMEOUT, ReadinessCheck, run_checks
 from tirek.web.idempotency import install_idempotency
 from tirek.web.middleware import (
-    DEFAULT_MAX_BODY_SIZE,
     BodySizeLimitMiddleware,
     HttpMetrics,
     RequestObservationMiddleware,
@@ -64,7 +63,7 @@ def create_service_app(
     lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]] | None = None,
     readiness_checks: Mapping[str, ReadinessCheck] | None = None,
     tracer_provider: TracerProvider | None = None,
-    max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+    max_body_size: int | None = None,
     readiness_timeout: float = DEFAULT_CHECK_TIMEOUT,
     watch_tenant_suspensions: bool = True,
 ) -> FastAPI:
@@ -72,7 +71,10 @@ def create_service_app(
 
     - every 4xx/5xx as an RFC 9457 ``application/problem+json`` body (see ``problems``),
       including validation errors (without the submitted values), unknown routes, wrong
-      methods, bodies over ``max_body_size`` bytes (413) and unhandled exceptions (500);
+      methods, bodies over ``max_body_size`` bytes (413; ``settings.http_max_body_bytes``
+      when ``None``), bodies slower than ``settings.http_body_timeout`` (408), JSON nested
+      deeper than ``settings.http_max_json_depth`` (422), a body that is not JSON where the
+      route takes JSON (415) and unhandled exceptions (500);
     - ``GET /health/live``; ``GET /health/ready`` running ``app.state.readiness_checks``
       (a dict: add checks in the lifespan, once the engine and broker exist), each within
       ``readiness_timeout`` seconds, 503 naming the failing ones;
@@ -125,7 +127,12 @@ def create_service_app(
         ttl=timedelta(seconds=settings.idempotency_key_ttl),
     )
     # Added last = outermost: the observer sees (and counts) the 413s of the body limit.
-    app.add_middleware(BodySizeLimitMiddleware, max_body_size=max_body_size)
+    app.add_middleware(
+        BodySizeLimitMiddleware,
+        max_body_size=settings.http_max_body_bytes if max_body_size is None else max_body_size,
+        body_timeout=settings.http_body_timeout,
+        max_json_depth=settings.http_max_json_depth,
+    )
     app.add_middleware(RequestObservationMiddleware, metrics=metrics, quiet_paths=_OPERATIONS_PATHS)
     _add_operations_routes(app, readiness_timeout=readiness_timeout)
 

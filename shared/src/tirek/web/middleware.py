@@ -6,7 +6,9 @@ the request's context variables, so the current span stays visible to handlers a
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import re
 import traceback
 from time import perf_counter
 from typing import Final
@@ -25,19 +27,26 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from tirek.web.problems import problem_response
+from tirek.web.problems import PROBLEM_TYPE_BASE, problem_response
 
 __all__ = [
+    "DEFAULT_BODY_TIMEOUT",
     "DEFAULT_MAX_BODY_SIZE",
+    "DEFAULT_MAX_JSON_DEPTH",
     "UNMATCHED_ROUTE",
     "BodySizeLimitMiddleware",
     "HttpMetrics",
     "RequestObservationMiddleware",
+    "json_nesting_exceeds",
     "route_template",
 ]
 
 #: 1 MiB: far above any JSON form a caseworker submits; uploads get their own limit.
 DEFAULT_MAX_BODY_SIZE: Final = 1024 * 1024
+#: Seconds for a whole request body to arrive.
+DEFAULT_BODY_TIMEOUT: Final = 30.0
+#: Nesting of arrays and objects in a JSON body; our forms nest three or four levels.
+DEFAULT_MAX_JSON_DEPTH: Final = 32
 #: Route label of requests that matched no route, so unknown paths cannot explode label sets.
 UNMATCHED_ROUTE: Final = "<unmatched>"
 
@@ -179,19 +188,66 @@ class _BodyTooLarge(HTTPException):
         super().__init__(status_code=413, detail="The request body is too large.")
 
 
-class BodySizeLimitMiddleware:
-    """Refuses request bodies larger than ``max_body_size`` bytes with a 413 problem.
+class _BodyTooSlow(HTTPException):
+    """Raised from ``receive`` when the body did not arrive within the time allowed (408)."""
 
-    A declared ``Content-Length`` over the limit is refused before the application runs; a
-    body without one (chunked) is counted as it streams in, so it is never read whole into
-    memory past the limit.
+    def __init__(self) -> None:
+        super().__init__(status_code=408, detail="The request body did not arrive in time.")
+
+
+_BODY_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_JSON_STRING: Final = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET: Final = re.compile(rb"[\[\]{}]")
+
+
+def json_nesting_exceeds(body: bytes, max_depth: int) -> bool:
+    """Whether the JSON text ``body`` nests arrays and objects deeper than ``max_depth``.
+
+    Counts brackets outside strings, without parsing: a body with no more brackets than
+    ``max_depth`` (every real form) is answered from two ``count`` calls.
+    """
+    if body.count(b"[") + body.count(b"{") <= max_depth:
+        return False
+    depth = 0
+    for bracket in _JSON_BRACKET.finditer(_JSON_STRING.sub(b'""', body)):
+        depth += 1 if bracket.group() in (b"[", b"{") else -1
+        if depth > max_depth:
+            return True
+    return False
+
+
+def _is_json(content_type: str | None) -> bool:
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    return media_type == "application/json" or (
+        media_type.startswith("application/") and media_type.endswith("+json")
+    )
+
+
+class BodySizeLimitMiddleware:
+    """Bounds request bodies: size (413), time to arrive (408) and JSON nesting (422).
+
+    A declared ``Content-Length`` over ``max_body_size`` is refused before the application
+    runs; a body without one (chunked) is counted as it streams in, so it is never read whole
+    into memory past the limit. The whole body must arrive within ``body_timeout`` seconds of
+    the request (a client that trickles it in holds a connection and a task). A JSON body is
+    read here and refused when it nests deeper than ``max_json_depth``: Python's parser and
+    Pydantic recurse, and no form of ours nests more than a few levels.
     """
 
-    def __init__(self, app: ASGIApp, *, max_body_size: int = DEFAULT_MAX_BODY_SIZE) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_size: int = DEFAULT_MAX_BODY_SIZE,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        max_json_depth: int = DEFAULT_MAX_JSON_DEPTH,
+    ) -> None:
         if max_body_size < 0:
             raise ValueError("max_body_size must not be negative")
         self.app = app
         self.max_body_size = max_body_size
+        self.body_timeout = body_timeout
+        self.max_json_depth = max_json_depth
 
     def _too_large(self) -> ASGIApp:
         return problem_response(
@@ -200,27 +256,65 @@ class BodySizeLimitMiddleware:
             type="about:blank",
         )
 
+    def _too_slow(self) -> ASGIApp:
+        return problem_response(
+            408,
+            detail=f"The request body did not arrive within {self.body_timeout:g} seconds.",
+            headers={"Connection": "close"},
+        )
+
+    def _too_deep(self) -> ASGIApp:
+        return problem_response(
+            422,
+            title="Unprocessable Content",
+            detail=f"The JSON body nests deeper than {self.max_json_depth} levels.",
+            type=PROBLEM_TYPE_BASE + "json-too-deep",
+        )
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
 
-        declared = Headers(scope=scope).get("content-length")
+        headers = Headers(scope=scope)
+        declared = headers.get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_body_size:
             await self._too_large()(scope, receive, send)
             return
 
+        deadline = asyncio.get_running_loop().time() + self.body_timeout
         received = 0
+        body_done = scope["method"] not in _BODY_METHODS and declared in (None, "0")
         response_started = False
 
         async def limited_receive() -> Message:
-            nonlocal received
-            message = await receive()
+            nonlocal received, body_done
+            if body_done:
+                return await receive()  # e.g. waiting for a disconnect: no deadline
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                raise _BodyTooSlow from None
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_size:
                     raise _BodyTooLarge
+                body_done = not message.get("more_body", False)
             return message
+
+        app_receive: Receive = limited_receive
+        if scope["method"] in _BODY_METHODS and _is_json(headers.get("content-type")):
+            try:
+                body = await _read_body(limited_receive)
+            except (_BodyTooLarge, _BodyTooSlow) as exc:
+                refusal = self._too_large() if isinstance(exc, _BodyTooLarge) else self._too_slow()
+                await refusal(scope, receive, send)
+                return
+            if body is not None and json_nesting_exceeds(body, self.max_json_depth):
+                await self._too_deep()(scope, receive, send)
+                return
+            app_receive = _replaying(body, limited_receive)
 
         async def watched_send(message: Message) -> None:
             nonlocal response_started
@@ -229,9 +323,36 @@ class BodySizeLimitMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, watched_send)
-        except _BodyTooLarge:
+            await self.app(scope, app_receive, watched_send)
+        except (_BodyTooLarge, _BodyTooSlow) as exc:
             # The route read the body outside FastAPI's parsing (e.g. request.stream()).
             if response_started:
                 raise
-            await self._too_large()(scope, receive, send)
+            refusal = self._too_large() if isinstance(exc, _BodyTooLarge) else self._too_slow()
+            await refusal(scope, receive, send)
+
+
+async def _read_body(receive: Receive) -> bytes | None:
+    """The whole request body; ``None`` when the client disconnected first."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+def _replaying(body: bytes | None, receive: Receive) -> Receive:
+    """A ``receive`` that hands the body read ahead to the application, then passes through."""
+    pending = body is not None
+
+    async def replay() -> Message:
+        nonlocal pending
+        if pending:
+            pending = False
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay

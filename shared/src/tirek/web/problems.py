@@ -286,12 +286,17 @@ async def _validation_handler(request: Request, exc: Exception) -> Response:
     if any(error["type"] == "json_invalid" for error in errors):
         detail = "The request body is not valid JSON."
         slug = "malformed-json"
-    elif any(error["loc"] == ["body"] for error in errors) and not _is_json_content_type(
-        request.headers.get("content-type")
-    ):
-        # FastAPI validates a non-JSON body as raw bytes against the model.
-        detail = "The request body must be JSON sent with Content-Type: application/json."
-        slug = "unsupported-content-type"
+    elif any(
+        error["loc"] == ["body"] and error["type"] != "missing" for error in errors
+    ) and not _is_json_content_type(request.headers.get("content-type")):
+        # FastAPI validates a non-JSON body as raw bytes against the model: the media type is
+        # what is wrong, not the fields. No body at all is a missing field (422).
+        return problem_response(
+            415,
+            detail="The request body must be JSON sent with Content-Type: application/json.",
+            type=PROBLEM_TYPE_BASE + "unsupported-content-type",
+            headers={"Accept-Post": "application/json"},
+        )
     else:
         detail = "The request has invalid fields; see errors."
         slug = "validation"

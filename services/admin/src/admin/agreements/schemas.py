@@ -6,7 +6,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
-from admin.schemas import NO_NUL
+from admin.schemas import NOT_BLANK
 from tirek.events.referral import ReferralService
 
 
@@ -34,7 +34,8 @@ class RevokeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NO_NUL)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NOT_BLANK),
     ]
 
 

@@ -11,6 +11,7 @@ from admin.agreements import service
 from admin.agreements.models import AgreementStatus
 from admin.agreements.schemas import AgreementIn, AgreementOut, RevokeIn
 from admin.deps import AdminWork, Now, PlatformAdmin
+from tirek.web.params import Offset
 
 router = APIRouter(prefix="/v1/agreements", tags=["agreements"])
 
@@ -33,7 +34,7 @@ async def list_agreements(
     tenant_id: uuid.UUID | None = None,
     status: AgreementStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[AgreementOut]:
     async with work() as session:
         agreements = await service.list_agreements(

@@ -5,7 +5,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
-from admin.schemas import NO_NUL
+from admin.schemas import NOT_BLANK
 
 
 class ResolutionOut(BaseModel):
@@ -44,5 +44,6 @@ class ResolveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NO_NUL)
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NOT_BLANK),
     ]

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from admin.schemas import NO_NUL
+from admin.schemas import NOT_BLANK
 from tirek.events.referral import ReferralService
 
 
@@ -28,14 +28,16 @@ class TenantKind(StrEnum):
 
 
 Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK)
 ]
 Names = Annotated[
     dict[
         Language,
         Annotated[
             str,
-            StringConstraints(strip_whitespace=True, min_length=1, max_length=200, pattern=NO_NUL),
+            StringConstraints(
+                strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK
+            ),
         ],
     ],
     Field(min_length=1),
@@ -98,7 +100,7 @@ class TenantOut(BaseModel):
 
 
 Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NO_NUL)
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NOT_BLANK)
 ]
 
 

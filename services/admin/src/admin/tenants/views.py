@@ -20,6 +20,7 @@ from admin.tenants.schemas import (
     TenantPatch,
 )
 from tirek.auth import Principal, Role
+from tirek.web.params import Offset
 from tirek.web.problems import NotFound
 
 router = APIRouter(prefix="/v1/tenants", tags=["tenants"])
@@ -46,7 +47,7 @@ async def list_tenants(
     work: AdminWork,
     status: TenantStatus | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> list[TenantOut]:
     """Every tenant for a platform administrator; a tenant administrator's own only."""
     async with work() as session:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -27,6 +26,7 @@ from intake.partners import service as partners
 from intake.privacy.reveal import reveal
 from tirek.auth import Principal
 from tirek.events.intake import CaseCategory, CaseStatus, TrmStage
+from tirek.web.params import IsoDate
 
 router = APIRouter(prefix="/v1/cases", tags=["cases"])
 
@@ -65,8 +65,8 @@ async def list_cases(
     category: CaseCategory | None = None,
     trm_stage: TrmStage | None = None,
     assigned_to: Annotated[str | None, Query(max_length=64)] = None,
-    opened_from: date | None = None,
-    opened_to: date | None = None,
+    opened_from: IsoDate | None = None,
+    opened_to: IsoDate | None = None,
     name: Annotated[
         str | None, Query(max_length=400, description="a full name in any alphabet or spelling")
     ] = None,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Query, status
 from intake.contacts import service
 from intake.contacts.schemas import ContactIn, ContactOut
 from intake.deps import CaseWorker, KeyringDep, TenantWork
+from tirek.web.params import IsoDate
 
 router = APIRouter(prefix="/v1/contacts", tags=["contacts"])
 
@@ -30,8 +30,8 @@ async def list_contacts(
     principal: CaseWorker,
     work: TenantWork,
     keyring: KeyringDep,
-    received_from: date | None = None,
-    received_to: date | None = None,
+    received_from: IsoDate | None = None,
+    received_to: IsoDate | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[ContactOut]:
     async with work() as session:

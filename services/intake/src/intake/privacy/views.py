@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date
 
 from fastapi import APIRouter, Request
 
@@ -35,6 +34,7 @@ from intake.privacy.schemas import (
 )
 from tirek.db import UnitOfWork
 from tirek.events.intake import ErasureBasis
+from tirek.web.params import IsoDate
 from tirek.web.problems import Unprocessable
 
 router = APIRouter(tags=["data protection"])
@@ -134,7 +134,7 @@ async def set_policy(
 
 @router.get("/v1/retention-policy/due", response_model=DueErasures)
 async def list_due(
-    principal: RetentionReader, sessions: Sessions, today: Today, on: date | None = None
+    principal: RetentionReader, sessions: Sessions, today: Today, on: IsoDate | None = None
 ) -> DueErasures:
     """A dry run: the persons the retention job erases on ``on`` (default today), oldest
     first — case ids, numbers and dates only."""

@@ -20,6 +20,7 @@ from referral.referrals.schemas import (
     TransitionOut,
 )
 from tirek.events.referral import ReferralState
+from tirek.web.params import Offset
 
 router = APIRouter(prefix="/v1/referrals", tags=["referrals"])
 
@@ -48,7 +49,7 @@ async def list_referrals(
     direction: Literal["incoming", "outgoing"] | None = None,
     state: ReferralState | None = None,
     limit: Annotated[int, Query(ge=1)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> ReferralPage:
     """Your NGO's referrals: outgoing ones, and incoming ones once sent."""
     limit = min(limit, request.app.state.settings.max_page_size)

@@ -35,7 +35,7 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import Insert, insert
+from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting.models import (
@@ -68,7 +68,16 @@ from tirek.events.referral import (
 )
 from tirek.events.registry import UnknownEventType
 
-__all__ = ["PROJECTED_TYPES", "SWAP_LOCK", "apply_event", "receive", "writing_all_tenants"]
+__all__ = [
+    "PROJECTED_TYPES",
+    "SWAP_LOCK",
+    "Update",
+    "Upsert",
+    "apply_event",
+    "planned_writes",
+    "receive",
+    "writing_all_tenants",
+]
 
 #: Projection writes span tenants (a referral row belongs to two): the RLS policies let a
 #: transaction that set this see and write every tenant's rows. Only the projector and the
@@ -152,23 +161,36 @@ async def receive(session: AsyncSession, *, consumer: str, event_id: uuid.UUID) 
 
 async def apply_event(session: AsyncSession, envelope: Envelope, gens: Sequence[int]) -> bool:
     """Apply ``envelope`` to generations ``gens``; ``False`` when the event is not projected."""
+    writes = planned_writes(envelope, gens)
+    for write, params in writes:
+        written = await session.execute(write.statement, params)
+        # An upsert answers its row unless the row belongs to someone else; a plain update
+        # (a former partner's label) answers nothing and proves nothing.
+        if isinstance(write, Upsert) and written.first() is None:
+            raise ForgedTenant(
+                f"{envelope.type}: the {write.table.name} row it names belongs to another tenant"
+            )
+    return bool(writes) or envelope.type in PROJECTED_TYPES
+
+
+def planned_writes(
+    envelope: Envelope, gens: Sequence[int]
+) -> list[tuple[Upsert | Update, dict[str, Any]]]:
+    """The writes that apply ``envelope`` to generations ``gens`` (none when it is not
+    projected), each with its parameters. Upserts commute (see the module docstring), so writes
+    of several events may be grouped by statement and sent together; a group then proves its
+    ownership with :meth:`Upsert.foreign_rows`."""
     if envelope.type not in PROJECTED_TYPES:
-        return False
+        return []
     try:
         payload = envelope.payload()
     except UnknownEventType:
-        return False
-    for generation in gens:
-        for upsert, values in _statements(envelope, payload, generation):
-            written = await session.execute(upsert.statement, upsert.params(values))
-            # An upsert answers its row unless the row belongs to someone else; a plain update
-            # (a former partner's label) answers nothing and proves nothing.
-            if isinstance(upsert, _Upsert) and written.first() is None:
-                raise ForgedTenant(
-                    f"{envelope.type}: the {upsert.table.name} row it names belongs to "
-                    "another tenant"
-                )
-    return True
+        return []
+    return [
+        (upsert, upsert.params(values))
+        for generation in gens
+        for upsert, values in _statements(envelope, payload, generation)
+    ]
 
 
 def _newer(table: Table, stmt: Insert) -> ColumnElement[bool]:
@@ -195,23 +217,37 @@ def _keep(table: Table, stmt: Insert, columns: Iterable[str]) -> dict[str, Any]:
     return {name: func.coalesce(stmt.excluded[name], table.c[name]) for name in columns}
 
 
-@dataclass(frozen=True)
-class _Upsert:
+@dataclass(frozen=True, eq=False)
+class Upsert:
     """An upsert of every column of ``table``, compiled once.
 
     SQLAlchemy never caches the compilation of PostgreSQL's ``INSERT ... ON CONFLICT``
     (``postgresql.Insert.inherit_cache = False``), and compiling it per event cost more than
     the database round trip; a ``text()`` with typed bind parameters is cached.
+
+    ``owners`` are the columns a stored row must share with the event for the upsert to change
+    it; ``clash`` counts, after a group's upserts, the rows that still name other owners.
     """
 
     table: Table
     statement: TextClause
+    owners: tuple[str, ...] = ()
+    clash: TextClause | None = None
 
     def params(self, values: dict[str, Any]) -> dict[str, Any]:
         return dict.fromkeys(self.table.columns.keys()) | values
 
+    async def foreign_rows(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+        """How many of ``rows`` (already upserted in this transaction) name a stored row
+        that belongs to someone else: what one event's empty ``RETURNING`` says, for a group."""
+        if self.clash is None:
+            return 0
+        columns = [c.key for c in self.table.primary_key.columns] + list(self.owners)
+        params = {name: [row[name] for row in rows] for name in columns}
+        return int((await session.execute(self.clash, params)).scalar_one())
 
-def _compile(table: Table, stmt: ClauseElement) -> _Upsert:
+
+def _compile(table: Table, stmt: ClauseElement) -> TextClause:
     columns = list(table.columns)
     dialect = postgresql.psycopg2.dialect()  # type: ignore[no-untyped-call]
     compiled = stmt.compile(dialect=dialect, column_keys=[c.key for c in columns])
@@ -220,12 +256,28 @@ def _compile(table: Table, stmt: ClauseElement) -> _Upsert:
         r"%\((\w+)\)s::([A-Za-z_]+(?:\(\d+\))?(?:\[\])?)", r"CAST(:\1 AS \2)", compiled.string
     )
     sql = re.sub(r"%\((\w+)\)s", r":\1", sql)
-    return _Upsert(table, text(sql).bindparams(*(bindparam(c.key, type_=c.type) for c in columns)))
+    return text(sql).bindparams(*(bindparam(c.key, type_=c.type) for c in columns))
+
+
+def _clash(table: Table, owners: Sequence[str]) -> TextClause:
+    """Count the given rows whose stored owners differ from the given ones."""
+    keys = [c.key for c in table.primary_key.columns]
+    columns = [*keys, *owners]
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(
+        f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in columns
+    )
+    joined = " AND ".join(f"t.{name} = x.{name}" for name in keys)
+    differs = " OR ".join(f"t.{name} IS DISTINCT FROM x.{name}" for name in owners)
+    return text(
+        f"SELECT count(*) FROM {table.name} t "  # noqa: S608 - names from the table, values bound
+        f"JOIN unnest({arrays}) AS x({', '.join(columns)}) ON {joined} WHERE {differs}"
+    ).bindparams(*(bindparam(name, type_=ARRAY(table.c[name].type)) for name in columns))
 
 
 def _upsert(
     table: Table, build: Callable[[Insert], dict[str, Any]] | None, owners: Sequence[str] = ()
-) -> _Upsert:
+) -> Upsert:
     """Insert, or on conflict set ``build``'s columns; with ``owners``, only where the stored
     row has the same owner columns (else no row is returned: the caller refuses the event).
     Facts that never change (``build`` is None) rewrite their owners, to return the row."""
@@ -236,7 +288,12 @@ def _upsert(
     upsert = stmt.on_conflict_do_update(
         index_elements=keys, set_=set_, where=and_(*same_owner) if same_owner else None
     )
-    return _compile(table, upsert.returning(keys[0]))
+    return Upsert(
+        table,
+        _compile(table, upsert.returning(keys[0])),
+        tuple(owners),
+        _clash(table, owners) if owners else None,
+    )
 
 
 _CASE_STATE = (
@@ -304,7 +361,7 @@ _RETURN = _upsert(
 
 
 @dataclass(frozen=True)
-class _Update:
+class Update:
     """A plain cached statement taking exactly the values given."""
 
     statement: TextClause
@@ -318,7 +375,7 @@ class _Update:
 #: longer under the NGO's name or code — under ``EX-<country>``, one row for every former
 #: partner of that country (the country stays, so figures by country do not move either).
 #: Only a newer event changes a label, as for every other guarded field.
-_FORMER_PARTNER = _Update(
+_FORMER_PARTNER = Update(
     text(
         "UPDATE tenant_labels SET code = 'EX-' || country, region = '', kind = 'former', "
         "names = CAST(:names AS jsonb), state_at = :state_at "
@@ -330,7 +387,7 @@ FORMER_PARTNER_NAMES = {"en": "Former partner", "ru": "Бывший партнё
 
 def _statements(
     envelope: Envelope, payload: Any, generation: int
-) -> list[tuple[_Upsert | _Update, dict[str, Any]]]:
+) -> list[tuple[Upsert | Update, dict[str, Any]]]:
     when = envelope.time
     if isinstance(payload, TenantOffboarded):
         return [

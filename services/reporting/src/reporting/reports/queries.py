@@ -148,12 +148,32 @@ async def summary(session: AsyncSession, scope: Scope, filters: Filters) -> list
     closed.add("f.closed_on IS NOT NULL")
     base = f"FROM case_facts f {_join()}"
     tables: list[ReportTable] = []
-    headline: dict[tuple[str, str], int] = {}
-    for label, where in (("opened", opened), ("closed", closed)):
-        rows = await session.execute(
-            text(f"SELECT {_NGO}, count(*) {base} WHERE {where.sql} GROUP BY 1"), where.params
-        )
-        headline |= {(str(r[0]), label): int(r[1]) for r in rows}
+    # One pass over the opened cases gives the headline and every breakdown (one scan, not
+    # five: make bench over 1,000,000 cases); one pass over the closed ones, likewise.
+    dimensions = ("sex", "age_band", "citizenship", "trm_stage")
+    by: dict[str, dict[tuple[str, str], int]] = {d: defaultdict(int) for d in dimensions}
+    headline: dict[tuple[str, str], int] = defaultdict(int)
+    rows = await session.execute(
+        text(
+            f"SELECT {_NGO}, "
+            + ", ".join(f"COALESCE(f.{d}, 'unknown')" for d in dimensions)
+            + f", count(*) {base} WHERE {opened.sql} GROUP BY 1, 2, 3, 4, 5"
+        ),
+        opened.params,
+    )
+    for ngo, *values, n in rows:
+        headline[(str(ngo), "opened")] += int(n)
+        for dimension, value in zip(dimensions, values, strict=True):
+            by[dimension][(str(ngo), str(value))] += int(n)
+    reasons = await _pairs(
+        session,
+        f"SELECT {_NGO}, COALESCE(f.closure_reason, 'unknown'), count(*) {base} "
+        f"WHERE {closed.sql} GROUP BY 1, 2",
+        closed.params,
+    )
+    for (ngo, _), n in reasons.items():
+        headline[(ngo, "closed")] += n
+    headline = dict(headline)
     tables.append(
         count_table(
             "cases",
@@ -165,17 +185,13 @@ async def summary(session: AsyncSession, scope: Scope, filters: Filters) -> list
             row_totals=False,
         )
     )
-    for name, column, order in (
-        ("cases_opened_by_sex", "COALESCE(f.sex, 'unknown')", [s.value for s in Sex]),
-        ("cases_opened_by_age_band", "COALESCE(f.age_band, 'unknown')", [a.value for a in AgeBand]),
-        ("cases_opened_by_citizenship", "COALESCE(f.citizenship, 'unknown')", None),
-        ("cases_opened_by_trm_stage", "COALESCE(f.trm_stage, 'unknown')", None),
+    for name, dimension, order in (
+        ("cases_opened_by_sex", "sex", [s.value for s in Sex]),
+        ("cases_opened_by_age_band", "age_band", [a.value for a in AgeBand]),
+        ("cases_opened_by_citizenship", "citizenship", None),
+        ("cases_opened_by_trm_stage", "trm_stage", None),
     ):
-        counts = await _pairs(
-            session,
-            f"SELECT {_NGO}, {column}, count(*) {base} WHERE {opened.sql} GROUP BY 1, 2",
-            opened.params,
-        )
+        counts = dict(by[dimension])
         tables.append(
             count_table(name, "ngo", counts, scope, rows=_rows(ngos, counts), columns=order)
         )
@@ -196,12 +212,7 @@ async def summary(session: AsyncSession, scope: Scope, filters: Filters) -> list
             row_totals=False,
         )
     )
-    counts = await _pairs(
-        session,
-        f"SELECT {_NGO}, COALESCE(f.closure_reason, 'unknown'), count(*) {base} "
-        f"WHERE {closed.sql} GROUP BY 1, 2",
-        closed.params,
-    )
+    counts = reasons
     tables.append(
         count_table("cases_closed_by_reason", "ngo", counts, scope, rows=_rows(ngos, counts))
     )
@@ -290,27 +301,33 @@ async def referrals(
     params = where.params | {"now": now}
     recv = "LEFT JOIN tenant_labels r ON r.id = f.receiver_tenant AND r.generation = f.generation"
     base = f"FROM referral_facts f {_join(owner='sender_tenant')} {recv} WHERE {where.sql}"
-    tables = []
-    for name, key in (
-        ("referral_funnel_by_sender", _NGO),
-        ("referral_funnel_by_pair", f"{_NGO} || ' → ' || COALESCE(r.code, '?')"),
-    ):
-        rows = (
-            await session.execute(text(f"SELECT {key}, {_funnel_sql()} {base} GROUP BY 1"), params)
-        ).all()
-        counts = {
-            (str(row[0]), col): int(row[i + 1]) for row in rows for i, col in enumerate(_FUNNEL)
-        }
-        tables.append(
-            count_table(
-                name,
-                "sender" if name.endswith("sender") else "pair",
-                counts,
-                scope,
-                columns=_FUNNEL,
-                row_totals=False,
-            )
+    # One pass by sender → receiver pair; the senders' rows are the sums of their pairs.
+    rows = (
+        await session.execute(
+            text(f"SELECT {_NGO}, COALESCE(r.code, '?'), {_funnel_sql()} {base} GROUP BY 1, 2"),
+            params,
         )
+    ).all()
+    by_pair: dict[tuple[str, str], int] = {}
+    by_sender: dict[tuple[str, str], int] = defaultdict(int)
+    for sender, receiver, *values in rows:
+        for column, value in zip(_FUNNEL, values, strict=True):
+            by_pair[(f"{sender} → {receiver}", column)] = int(value)
+            by_sender[(str(sender), column)] += int(value)
+    tables = [
+        count_table(
+            name,
+            header,
+            counts,
+            scope,
+            columns=_FUNNEL,
+            row_totals=False,
+        )
+        for name, header, counts in (
+            ("referral_funnel_by_sender", "sender", dict(by_sender)),
+            ("referral_funnel_by_pair", "pair", by_pair),
+        )
+    ]
     hours = "extract(epoch FROM ({end} - {start})) / 3600.0"
     answer = hours.format(end="COALESCE(f.accepted_at, f.declined_at)", start="f.sent_at")
     completion = hours.format(end="f.completed_at", start="f.accepted_at")

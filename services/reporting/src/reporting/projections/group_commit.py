@@ -1,0 +1,142 @@
+"""Group commit: events delivered together are projected in one transaction.
+
+Each delivered event still has its own handler call, which returns (and is acked) only once
+the event's effect has committed, and fails alone: when a shared transaction fails, its
+events are applied again one by one, each in its own transaction, so that one bad event is
+retried or dead-lettered by itself and never takes its neighbours with it. What a group
+saves is a commit (an fsync) and a round trip per event: the inbox rows of the whole group
+are claimed in one statement, and each kind of upsert is sent once for all its rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import defaultdict
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Uuid, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from reporting.projections.projector import (
+    SWAP_LOCK,
+    Update,
+    Upsert,
+    apply_event,
+    planned_writes,
+    receive,
+)
+from tirek.db import UnitOfWork
+from tirek.events import Envelope, ForgedTenant
+
+__all__ = ["GroupCommit", "project_one"]
+
+#: The inbox rows of a group in one statement (``tirek.messaging.inbox`` semantics: a row per
+#: (consumer, event), the effect applied only where the row is new), with the generations to
+#: write to and the lock that holds off a rebuild's swap (see ``projector.receive``).
+_RECEIVE_MANY = text(
+    "WITH first AS (INSERT INTO inbox (consumer, event_id) "
+    "SELECT :consumer, id FROM unnest(:event_ids) AS id "
+    "ON CONFLICT DO NOTHING RETURNING event_id) "
+    "SELECT set_config('app.all_tenants', 'on', true), pg_advisory_xact_lock_shared(:lock), "
+    "g.active, g.building, ARRAY(SELECT event_id FROM first) AS first "
+    "FROM projection_generations g WHERE g.id = 1"
+).bindparams(bindparam("event_ids", type_=ARRAY(Uuid())))
+
+
+async def project_one(
+    sessions: async_sessionmaker[AsyncSession], consumer: str, envelope: Envelope
+) -> None:
+    """Apply one delivered event exactly once (inbox) to every open generation."""
+    async with UnitOfWork(sessions, None) as session:
+        generations = await receive(session, consumer=consumer, event_id=envelope.id)
+        if generations:
+            await apply_event(session, envelope, generations)
+
+
+async def _project_many(
+    sessions: async_sessionmaker[AsyncSession], consumer: str, envelopes: Sequence[Envelope]
+) -> None:
+    async with UnitOfWork(sessions, None) as session:
+        row = (
+            await session.execute(
+                _RECEIVE_MANY,
+                {
+                    "consumer": consumer,
+                    "event_ids": [e.id for e in envelopes],
+                    "lock": SWAP_LOCK,
+                },
+            )
+        ).one()
+        generations = [row.active] if row.building is None else [row.active, row.building]
+        first: set[uuid.UUID] = set(row.first)
+        # The group's upserts, by statement: they commute, so each statement is sent once
+        # for all its rows (asyncpg pipelines the executemany).
+        grouped: dict[Upsert | Update, list[dict[str, Any]]] = defaultdict(list)
+        for envelope in envelopes:
+            if envelope.id in first:
+                first.discard(envelope.id)  # a copy delivered twice in one group: once
+                for write, params in planned_writes(envelope, generations):
+                    grouped[write].append(params)
+        for write, rows in grouped.items():
+            await session.execute(write.statement, rows)
+            # A row left with other owners means one event of the group is forged: the group
+            # rolls back and its events are applied one by one, where that one is refused.
+            if isinstance(write, Upsert) and await write.foreign_rows(session, rows):
+                raise ForgedTenant(f"a group's {write.table.name} rows belong to other tenants")
+
+
+class GroupCommit:
+    """Projects the events of concurrent handler calls of one consumer in shared transactions.
+
+    At most one transaction runs at a time per consumer; events that arrive meanwhile form
+    the next group (up to ``max_group``).
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], consumer: str, *, max_group: int = 256
+    ) -> None:
+        self._sessions = sessions
+        self._consumer = consumer
+        self._max_group = max_group
+        self._waiting: list[tuple[Envelope, asyncio.Future[None]]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def project(self, envelope: Envelope) -> None:
+        """Return once ``envelope``'s effect committed; raise what applying it alone raised."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((envelope, done))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain(), name=f"group-commit-{self._consumer}")
+        await done
+
+    async def _drain(self) -> None:
+        # One turn of the loop first: handlers started together join the first group.
+        await asyncio.sleep(0)
+        while self._waiting:
+            group = self._waiting[: self._max_group]
+            del self._waiting[: self._max_group]
+            live = [(e, f) for e, f in group if not f.cancelled()]
+            if not live:
+                continue
+            try:
+                await _project_many(self._sessions, self._consumer, [e for e, _ in live])
+            except Exception:
+                await self._one_by_one(live)
+            else:
+                for _, done in live:
+                    if not done.done():
+                        done.set_result(None)
+
+    async def _one_by_one(self, group: list[tuple[Envelope, asyncio.Future[None]]]) -> None:
+        for envelope, done in group:
+            try:
+                await project_one(self._sessions, self._consumer, envelope)
+            except Exception as exc:
+                if not done.done():
+                    done.set_exception(exc)
+            else:
+                if not done.done():
+                    done.set_result(None)
