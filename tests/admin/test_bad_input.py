@@ -25,6 +25,9 @@ BAD_TENANTS: list[tuple[str, dict[str, Any]]] = [
     ("NUL in a name", {"names": {"ru": "a\u0000b"}}),
     ("names not an object", {"names": ["ru"]}),
     ("kind unknown", {"kind": "company"}),
+    # Found by tests/fuzz: the schema's maxLength counts what is sent, white space included.
+    ("name over 200 with a leading tab", {"names": {"en": "\t" + "w" * 200}}),
+    ("region over 100 with trailing spaces", {"region": "Osh" + " " * 98}),
 ]
 
 

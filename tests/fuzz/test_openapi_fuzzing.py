@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from tests.fuzz.conftest import Platform
@@ -195,7 +196,11 @@ def _runner(
     def run(data: st.DataObject) -> None:
         case = data.draw(strategy, label="case")
         real = {k: known[k] for k in case.path_parameters or {} if known.get(k)}
-        owned = bool(real) and data.draw(st.booleans(), label="AKT's own ids")
+        # A case made invalid in its path keeps its generated ids: real ones would make it
+        # valid there, and schemathesis would still expect it refused.
+        path = case.meta.components.get(ParameterLocation.PATH) if case.meta else None
+        invalid_path = path is not None and path.mode.is_negative
+        owned = bool(real) and not invalid_path and data.draw(st.booleans(), label="AKT's own ids")
         if owned:
             case.path_parameters = {
                 **case.path_parameters,

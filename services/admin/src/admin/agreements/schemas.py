@@ -4,9 +4,16 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
-from admin.schemas import NOT_BLANK
+from admin.schemas import NOT_BLANK, at_most
 from tirek.events.referral import ReferralService
 
 
@@ -36,6 +43,7 @@ class RevokeIn(BaseModel):
     reason: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NOT_BLANK),
+        BeforeValidator(at_most(500)),
     ]
 
 

@@ -3,9 +3,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, StringConstraints
 
-from admin.schemas import NOT_BLANK
+from admin.schemas import NOT_BLANK, at_most
 
 
 class ResolutionOut(BaseModel):
@@ -46,4 +46,5 @@ class ResolveIn(BaseModel):
     reason: Annotated[
         str,
         StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NOT_BLANK),
+        BeforeValidator(at_most(500)),
     ]

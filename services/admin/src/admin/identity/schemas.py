@@ -3,10 +3,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
-from admin.schemas import NO_NUL
+from admin.schemas import NO_NUL, at_most
 from admin.tenants.schemas import Language
+from tirek.web.params import EMAIL_OR_EMPTY
 
 
 class AssignableRole(StrEnum):
@@ -18,7 +19,11 @@ class AssignableRole(StrEnum):
     TENANT_ADMIN = "tenant_admin"
 
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL)]
+Name = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, max_length=100, pattern=NO_NUL),
+    BeforeValidator(at_most(100)),
+]
 Roles = Annotated[list[AssignableRole], Field(min_length=1, max_length=3)]
 
 
@@ -26,7 +31,7 @@ class UserIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     username: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{2,63}$")
-    email: str = Field("", max_length=254, pattern=r"^$|^[^@\s\x00]+@[^@\s\x00]+\.[^@\s\x00]+$")
+    email: str = Field("", max_length=254, pattern=EMAIL_OR_EMPTY)
     first_name: Name = ""
     last_name: Name = ""
     roles: Roles

@@ -5,9 +5,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
-from admin.schemas import NOT_BLANK
+from admin.schemas import NOT_BLANK, at_most
 from tirek.events.referral import ReferralService
 
 
@@ -28,7 +35,9 @@ class TenantKind(StrEnum):
 
 
 Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=100, pattern=NOT_BLANK),
+    BeforeValidator(at_most(100)),
 ]
 Names = Annotated[
     dict[
@@ -38,6 +47,7 @@ Names = Annotated[
             StringConstraints(
                 strip_whitespace=True, min_length=1, max_length=200, pattern=NOT_BLANK
             ),
+            BeforeValidator(at_most(200)),
         ],
     ],
     Field(min_length=1),
@@ -100,7 +110,9 @@ class TenantOut(BaseModel):
 
 
 Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NOT_BLANK)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=500, pattern=NOT_BLANK),
+    BeforeValidator(at_most(500)),
 ]
 
 

@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from notification.templates.render import LANGUAGES
+from tirek.web.params import EMAIL
 
 Language = Literal["ru", "kk", "ky", "uz", "kaa", "en"]
 Role = Literal["caseworker", "case_manager", "tenant_admin", "coordinator"]
@@ -19,7 +20,7 @@ class RecipientIn(BaseModel):
 
     roles: list[Role] = Field(min_length=1, max_length=4)
     language: Language = "ru"
-    email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    email: str | None = Field(None, max_length=320, pattern=EMAIL)
     telegram_chat_id: str | None = Field(None, max_length=64, pattern=r"^-?[0-9]{1,20}$")
     preferences: dict[ChannelKind, Mode] = Field(default_factory=dict)
     active: bool = True
