@@ -36,14 +36,7 @@ from referral.referrals.models import Referral, SharePackage
 from referral.returns.models import ReturnPlan
 from tirek.crypto import Keyring, TenantKeys, open_record, seal_record
 from tirek.crypto.records import sealed_fields
-from tirek.crypto.rotation import (
-    Resealable,
-    RotationReport,
-    master_keys_in_use,
-    reseal_tenant,
-    rewrap_tenants,
-    rotate_tenant,
-)
+from tirek.crypto.rotation import Resealable, SealedStore
 from tirek.db import UnitOfWork
 from tirek.events.intake import PersonErased
 from tirek.events.referral import ReferralPackagePurged
@@ -76,39 +69,12 @@ async def tenants(sessions: async_sessionmaker[AsyncSession]) -> list[uuid.UUID]
         return list(await session.scalars(select(Partner.tenant_id).order_by(Partner.tenant_id)))
 
 
-async def seal_plaintext(
-    sessions: async_sessionmaker[AsyncSession], keyring: Keyring, *, batch: int = 200
-) -> int:
-    """Encrypt every row written before encryption at rest, for every NGO; how many rows."""
-    done = 0
-    for tenant in await tenants(sessions):
-        done += await reseal_tenant(
-            sessions, keyring, tenant, resealables(keyring), batch=batch, plaintext_only=True
-        )
-    return done
-
-
-async def rotate(
-    sessions: async_sessionmaker[AsyncSession],
-    keyring: Keyring,
-    tenant: uuid.UUID,
-    *,
-    settle: float,
-    batch: int = 200,
-) -> RotationReport:
-    return await rotate_tenant(
-        sessions, keyring, tenant, resealables(keyring), settle=settle, batch=batch
-    )
-
-
-async def rewrap(
-    sessions: async_sessionmaker[AsyncSession], keyring: Keyring
-) -> dict[uuid.UUID, int]:
-    return await rewrap_tenants(sessions, keyring.provider, await tenants(sessions))
-
-
-async def status(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
-    return await master_keys_in_use(sessions, await tenants(sessions))
+#: Referral's sealed tables, over every NGO of the directory.
+STORE = SealedStore(resealables, tenants)
+seal_plaintext = STORE.seal_plaintext
+rotate = STORE.rotate
+rewrap = STORE.rewrap
+status = STORE.status
 
 
 async def _erase(keyring: Keyring, record: object) -> None:

@@ -13,6 +13,8 @@ service names its sealed models (:class:`Resealable`) and this module does the r
 - :func:`reseal_tenant` — the re-encryption pass alone (also what seals rows written before
   encryption existed).
 - :func:`rewrap_tenants` — every stored key re-wrapped under the current master key.
+- :class:`SealedStore` — one service's sealed models and key owners, with the four ``keys``
+  commands over them (:mod:`tirek.crypto.commands` is their command line).
 """
 
 from __future__ import annotations
@@ -34,7 +36,14 @@ from tirek.crypto.keyring import Keyring, TenantKeys
 from tirek.crypto.records import open_record, seal_record
 from tirek.db import UnitOfWork
 
-__all__ = ["Resealable", "RotationReport", "reseal_tenant", "rewrap_tenants", "rotate_tenant"]
+__all__ = [
+    "Resealable",
+    "RotationReport",
+    "SealedStore",
+    "reseal_tenant",
+    "rewrap_tenants",
+    "rotate_tenant",
+]
 
 Reseal = Callable[[AsyncSession, object, TenantKeys], Awaitable[None]]
 
@@ -180,3 +189,61 @@ async def master_keys_in_use(
             for key in await store.stored_keys(session, tenant):
                 used[key.wrapped.kek_id] = used.get(key.wrapped.kek_id, 0) + 1
     return used
+
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class SealedStore:
+    """What one service seals and whose keys it keeps, and the ``keys`` commands over them.
+
+    ``resealables`` names the service's sealed models (given the keyring, for models whose
+    re-sealing needs it); ``tenants`` lists the NGOs whose rows it holds; ``key_owners`` those
+    whose keys are stored (the tenants, and e.g. intake's consortium pseudo-tenant).
+    """
+
+    resealables: Callable[[Keyring], Sequence[Resealable]]
+    tenants: Callable[[Sessions], Awaitable[list[uuid.UUID]]]
+    key_owners: Callable[[Sessions], Awaitable[list[uuid.UUID]]] | None = None
+
+    async def _owners(self, sessions: Sessions) -> list[uuid.UUID]:
+        return await (self.key_owners or self.tenants)(sessions)
+
+    async def seal_plaintext(
+        self, sessions: Sessions, keyring: Keyring, *, batch: int = 200
+    ) -> int:
+        """Encrypt every row written before encryption at rest, for every NGO; how many."""
+        done = 0
+        for tenant in await self.tenants(sessions):
+            done += await reseal_tenant(
+                sessions,
+                keyring,
+                tenant,
+                self.resealables(keyring),
+                batch=batch,
+                plaintext_only=True,
+            )
+        return done
+
+    async def rotate(
+        self,
+        sessions: Sessions,
+        keyring: Keyring,
+        tenant: uuid.UUID,
+        *,
+        settle: float,
+        batch: int = 200,
+    ) -> RotationReport:
+        """Re-encrypt one NGO's data under a new data key, then destroy the old one."""
+        return await rotate_tenant(
+            sessions, keyring, tenant, self.resealables(keyring), settle=settle, batch=batch
+        )
+
+    async def rewrap(self, sessions: Sessions, keyring: Keyring) -> dict[uuid.UUID, int]:
+        """Every stored key re-wrapped under the current master key; how many per owner."""
+        return await rewrap_tenants(sessions, keyring.provider, await self._owners(sessions))
+
+    async def status(self, sessions: Sessions) -> dict[str, int]:
+        """How many stored keys each master key wraps (one at 0 can be retired)."""
+        return await master_keys_in_use(sessions, await self._owners(sessions))

@@ -25,14 +25,7 @@ from intake.privacy.retention import tenants
 from intake.shares.models import SharePackage
 from intake.shares.service import open_legacy_package
 from tirek.crypto import CONSORTIUM, Keyring, TenantKeys, open_record, seal_record
-from tirek.crypto.rotation import (
-    Resealable,
-    RotationReport,
-    master_keys_in_use,
-    reseal_tenant,
-    rewrap_tenants,
-    rotate_tenant,
-)
+from tirek.crypto.rotation import Resealable, SealedStore
 
 
 async def _reseal_person(session: AsyncSession, person: object, keys: TenantKeys) -> None:
@@ -65,44 +58,13 @@ def resealables(keyring: Keyring) -> list[Resealable]:
     ]
 
 
-async def seal_plaintext(
-    sessions: async_sessionmaker[AsyncSession], keyring: Keyring, *, batch: int = 200
-) -> int:
-    """Encrypt every row still in plaintext, for every NGO; how many rows."""
-    done = 0
-    for tenant in await tenants(sessions):
-        done += await reseal_tenant(
-            sessions, keyring, tenant, resealables(keyring), batch=batch, plaintext_only=True
-        )
-    return done
-
-
-async def rotate(
-    sessions: async_sessionmaker[AsyncSession],
-    keyring: Keyring,
-    tenant: uuid.UUID,
-    *,
-    settle: float,
-    batch: int = 200,
-) -> RotationReport:
-    """Re-encrypt one NGO's data under a new data key, then destroy the old one."""
-    return await rotate_tenant(
-        sessions, keyring, tenant, resealables(keyring), settle=settle, batch=batch
-    )
-
-
-async def rewrap(
-    sessions: async_sessionmaker[AsyncSession], keyring: Keyring
-) -> dict[uuid.UUID, int]:
-    """Every NGO's stored keys, and the consortium's (partner hints), re-wrapped under the
-    current master key."""
-    return await rewrap_tenants(sessions, keyring.provider, await _key_owners(sessions))
-
-
-async def status(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
-    """How many stored keys each master key wraps."""
-    return await master_keys_in_use(sessions, await _key_owners(sessions))
-
-
 async def _key_owners(sessions: async_sessionmaker[AsyncSession]) -> list[uuid.UUID]:
     return [CONSORTIUM, *await tenants(sessions)]
+
+
+#: Intake's sealed tables; every NGO's keys and the consortium's (partner hints).
+STORE = SealedStore(resealables, tenants, _key_owners)
+seal_plaintext = STORE.seal_plaintext
+rotate = STORE.rotate
+rewrap = STORE.rewrap
+status = STORE.status
