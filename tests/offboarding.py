@@ -6,13 +6,11 @@ NGO in a database, found from the schema (not from a list a test would have to k
 
 from __future__ import annotations
 
-import asyncio
 import json
 import secrets
 import string
-import time
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from admin.identity.provider import NewUser, Organization
 from tirek.events import Contract, Envelope
 from tirek.events.admin import TenantOnboarded
 from tirek.messaging.naming import Naming
+from tirek.testing.waiting import eventually
 
 PASSWORD = "a long passphrase for tests"
 DEADLINE = 30.0
@@ -173,12 +172,3 @@ async def rows_of(
             if count:
                 found[f"{table}.{column}"] = count
     return found
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {DEADLINE} s: {what}")

@@ -8,8 +8,6 @@ import asyncio
 import json
 import subprocess
 import sys
-import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import httpx
@@ -19,6 +17,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.e2e.test_referral_flow import Api
 from tirek.demo.seed_referrals import seed_referrals
+from tirek.testing.waiting import eventually
 
 #: A message on the demo return, naming the person as caseworkers do.
 MESSAGE = "Айгуль встретили на границе, передаём её дело"
@@ -44,15 +43,6 @@ def demo(platform: dict[str, str]) -> dict[str, str]:
 
     asyncio.run(seed())
     return platform
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := await check():
-            return result
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def completed_return(api: Api, urls: dict[str, str]) -> dict[str, Any]:

@@ -3,10 +3,7 @@ Aktobe refers a Kyrgyz victim to Osh, Osh accepts, the return is planned and con
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -16,6 +13,7 @@ import nats
 from tirek.demo.consortium import USERS, tenant_by_code
 from tirek.demo.seed import password_token
 from tirek.messaging.naming import Naming
+from tirek.testing.waiting import eventually
 
 PERSON = {
     "first_name": "Айгуль",
@@ -51,15 +49,6 @@ class Api:
         response = await self.call(user, method, url, body)
         assert response.status_code in (200, 201), f"{method} {url}: {response.text}"
         return dict(response.json())
-
-
-async def eventually(check: Callable[[], Awaitable[Any]], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if result := await check():
-            return result
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"never happened: {what}")
 
 
 async def referral_events(nats_url: str, naming: Naming, referral_id: str) -> list[str]:

@@ -17,10 +17,10 @@ import copy
 import json
 import secrets
 import string
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +54,14 @@ from tirek.auth import SUSPENDED_DETAIL
 from tirek.messaging.naming import Naming
 from tirek.messaging.streams import ensure_streams
 from tirek.testing.plugin import MakeDatabase
+from tirek.testing.waiting import eventually as wait_for
 from tirek.web.tenant_export import EXPORT_PATH
 
 GetHeaders = Callable[[str], Awaitable[dict[str, str]]]
 
 #: How long a change may take to reach every service (the bound the issue asks for).
 DEADLINE = 20.0
+eventually = partial(wait_for, within=DEADLINE)
 #: A read endpoint of each service that the NGO's staff may call while it is active.
 READ_PATH = {
     "intake": "/v1/cases",
@@ -79,15 +81,6 @@ class Platform:
 
     def __getitem__(self, name: str) -> httpx.AsyncClient:
         return self.clients[name]
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {DEADLINE} s: {what}")
 
 
 @asynccontextmanager

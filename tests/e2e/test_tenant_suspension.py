@@ -10,10 +10,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import secrets
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import httpx
 import nats
@@ -33,10 +33,12 @@ from tirek.events.admin import TenantReactivated, TenantSuspended
 from tirek.messaging.naming import Naming
 from tirek.messaging.streams import ensure_streams
 from tirek.testing.plugin import MakeDatabase
+from tirek.testing.waiting import eventually as wait_for
 
 GetHeaders = Callable[[str], Awaitable[dict[str, str]]]
 
 DEADLINE = 20.0
+eventually = partial(wait_for, within=DEADLINE)
 #: A read endpoint of each service that any caseworker may call.
 LIST_PATH = {"intake": "/v1/cases", "referral": "/v1/referrals"}
 
@@ -88,15 +90,6 @@ async def settings(
     await asyncio.to_thread(upgrade_intake, intake)
     await asyncio.to_thread(upgrade_referral, referral)
     return Settings(intake, referral, naming, nats_url)
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {DEADLINE} s: {what}")
 
 
 @asynccontextmanager

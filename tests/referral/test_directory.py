@@ -2,22 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
 from tests.referral.conftest import AKT, TLD, ReferralService
 from tirek.events.admin import AgreementGranted, AgreementRevoked, TenantOnboarded, TenantSuspended
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 15) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, what
-        await asyncio.sleep(0.1)
+from tirek.testing.waiting import eventually
 
 
 async def directory(referral: ReferralService, user: str, query: str) -> list[dict[str, Any]]:

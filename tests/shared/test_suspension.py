@@ -7,9 +7,9 @@ demo tenant suspended here is suspended for nobody else's tests.
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 
 import httpx
 import nats
@@ -28,6 +28,7 @@ from tirek.events.admin import (
 from tirek.messaging.naming import Naming
 from tirek.messaging.streams import ensure_streams
 from tirek.settings import ServiceSettings
+from tirek.testing.waiting import eventually as wait_for
 from tirek.web import create_service_app
 
 GetHeaders = Callable[[str], Awaitable[dict[str, str]]]
@@ -35,6 +36,7 @@ GetHeaders = Callable[[str], Awaitable[dict[str, str]]]
 JAL = tenant_by_code("JAL").id
 
 DEADLINE = 15.0
+eventually = partial(wait_for, within=DEADLINE)
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +66,6 @@ async def publish(
         )
     finally:
         await nc.close()
-
-
-async def eventually(condition: Callable[[], Awaitable[bool]], what: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while time.monotonic() < deadline:
-        if await condition():
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"not within {DEADLINE} s: {what}")
 
 
 @pytest.fixture
