@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notification.deliveries.dispatcher import Dispatcher
 from notification.deliveries.planning import Planner
+from notification.rules.cache import COORDINATION, disabled_key
 from notification.tenants.offboarding import TENANT_DATA
 from notification.tenants.service import apply_tenant_event
 from tirek.db import UnitOfWork
@@ -46,6 +47,9 @@ def register_handlers(
                     session, consumer=NOTIFICATION_ADMIN.name, event_id=envelope.id
                 ):
                     await erase_tenant(session, payload.tenant_id, TENANT_DATA)
+                    planner.cache.invalidate_on_commit(
+                        session, disabled_key(payload.tenant_id), COORDINATION
+                    )
             return
         if not isinstance(payload, TenantOnboarded | TenantSuspended | TenantReactivated):
             return
@@ -54,6 +58,8 @@ def register_handlers(
                 session, consumer=NOTIFICATION_ADMIN.name, event_id=envelope.id
             ):
                 await apply_tenant_event(session, payload)
+                # A coordination tenant onboarded, suspended or back: planning sees it now.
+                planner.cache.invalidate_on_commit(session, COORDINATION)
 
     async def plan(envelope: Envelope, consumer: str) -> None:
         envelope.payload()  # an event that fails its contract is dead-lettered, not guessed at

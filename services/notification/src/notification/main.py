@@ -26,6 +26,7 @@ from notification.handlers import register_handlers
 from notification.inbox import views as inbox_views
 from notification.recipients import views as recipient_views
 from notification.rules import views as rule_views
+from notification.rules.cache import PlanningCache
 from notification.settings import NotificationSettings, get_settings
 from notification.templates.render import Renderer
 from notification.tenants.offboarding import TENANT_DATA
@@ -100,6 +101,7 @@ def create_app(
         link_base=settings.public_url,
         clock=clock,
         digest_hour=settings.digest_hour,
+        cache=PlanningCache(settings.rule_cache_seconds),
     )
     broker: NatsBroker = create_broker(settings, tracer_provider=tracer_provider)
     register_handlers(

@@ -39,6 +39,11 @@ class NotificationSettings(ServiceSettings):
     dispatch_interval: float = 2.0
     #: Hour (UTC) of the daily digest.
     digest_hour: int = 6
+    #: Seconds planning keeps the rules of an event type, the coordination tenants and each
+    #: tenant's rules turned off (``TIREK_RULE_CACHE_SECONDS``; 0: read them for every event).
+    #: A change made through this instance applies at once; one made through another instance
+    #: of notification (or straight in the database) applies within this many seconds.
+    rule_cache_seconds: float = 30.0
 
 
 @lru_cache

@@ -76,7 +76,22 @@ def _seal_case(case: Case, keys: TenantKeys) -> None:
     seal_record(case, keys)
 
 
-async def register(
+@dataclass
+class Registration:
+    """A registration under way: the person is stored, the case not yet (it has no number).
+
+    :func:`start_registration` then :func:`open_case`; between the two a view may read what
+    the answer needs. The number comes last because the counter's row stays locked until the
+    transaction commits: every other registration of the NGO waits for it."""
+
+    tenant: Tenant
+    person: Person
+    case: Case
+    #: The person's partner hint values (:func:`intake.partners.service.index_person`).
+    hints: set[str]
+
+
+async def start_registration(
     *,
     session: AsyncSession,
     principal: Principal,
@@ -84,10 +99,8 @@ async def register(
     today: date,
     keyring: Keyring,
     origin_referral_id: uuid.UUID | None = None,
-) -> Case:
-    """Register a person and open their case; publishes ``case.registered``.
-
-    The answer is opened (readable); the rows hold only ciphertext of the personal fields."""
+) -> Registration:
+    """Store the person (sealed) and its partner hints; the case waits for :func:`open_case`."""
     tenant = await session.get(Tenant, principal.tenant_id)
     if tenant is None or not tenant.active:
         raise TenantNotOnboarded()
@@ -102,7 +115,6 @@ async def register(
     case = Case(
         id=uuid.uuid4(),
         tenant_id=principal.tenant_id,
-        number=await _next_number(session, tenant, opened_on.year),
         person=person,
         person_id=person.id,
         categories=[c.value for c in data.categories],
@@ -119,10 +131,10 @@ async def register(
         revision=1,
     )
     _seal_case(case, keys)
-    session.add_all([person, case])
+    session.add(person)
     await session.flush()
     # From the plaintext as registered, before any of it is stored in another form.
-    await partners.index_person(
+    hints = await partners.index_person(
         session,
         consortium=await keyring.consortium(),
         tenant_id=principal.tenant_id,
@@ -130,6 +142,15 @@ async def register(
         person=data.person.model_dump(),
         replace=False,
     )
+    return Registration(tenant=tenant, person=person, case=case, hints=hints)
+
+
+async def open_case(*, session: AsyncSession, registration: Registration) -> Case:
+    """Number and store the case; publishes ``case.registered``."""
+    tenant, person, case = registration.tenant, registration.person, registration.case
+    case.number = await _next_number(session, tenant, case.opened_on.year)
+    session.add(case)
+    await session.flush()
     await add_to_outbox(
         session,
         Envelope.wrap(
@@ -137,7 +158,7 @@ async def register(
                 case_id=case.id,
                 case_number=case.number,
                 person_id=person.id,
-                opened_on=opened_on,
+                opened_on=case.opened_on,
                 country=tenant.country,
                 sex=Sex(person.sex),
                 age_band=AgeBand(case.age_band),
@@ -148,13 +169,36 @@ async def register(
                 status=CaseStatus(case.status),
                 risk_level=RiskLevel(case.risk_level),
                 assigned_to=case.assigned_to,
-                origin_referral_id=origin_referral_id,
+                origin_referral_id=case.origin_referral_id,
             ),
-            tenant=principal.tenant_id,
+            tenant=tenant.id,
             subject=case.id,
         ),
     )
     return case
+
+
+async def register(
+    *,
+    session: AsyncSession,
+    principal: Principal,
+    data: CaseIn,
+    today: date,
+    keyring: Keyring,
+    origin_referral_id: uuid.UUID | None = None,
+) -> Case:
+    """Register a person and open their case; publishes ``case.registered``.
+
+    The answer is opened (readable); the rows hold only ciphertext of the personal fields."""
+    registration = await start_registration(
+        session=session,
+        principal=principal,
+        data=data,
+        today=today,
+        keyring=keyring,
+        origin_referral_id=origin_referral_id,
+    )
+    return await open_case(session=session, registration=registration)
 
 
 async def get(*, session: AsyncSession, case_id: uuid.UUID, for_update: bool = False) -> Case:
@@ -379,6 +423,17 @@ async def count_cases(*, session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(Case)) or 0)
 
 
+def _duplicates_of(person: Person) -> Select[tuple[uuid.UUID]] | None:
+    """Ids of the NGO's other persons with one of ``person``'s name keys or documents."""
+    if not person.name_indexes and not person.document_indexes:
+        return None
+    return select(Person.id).where(
+        Person.id != person.id,
+        Person.name_indexes.overlap(person.name_indexes)
+        | Person.document_indexes.overlap(person.document_indexes),
+    )
+
+
 async def possible_duplicates(
     *, session: AsyncSession, case: Case, limit: int = 10, exclude: Collection[uuid.UUID] = ()
 ) -> list[Case]:
@@ -387,16 +442,37 @@ async def possible_duplicates(
 
     A suggestion for the caseworker, never a merge: the same name key or document number.
     """
-    person = case.person
-    if not person.name_indexes and not person.document_indexes:
+    matches = _duplicates_of(case.person)
+    if matches is None:
         return []
-    matches = select(Person.id).where(
-        Person.id != person.id,
-        Person.name_indexes.overlap(person.name_indexes)
-        | Person.document_indexes.overlap(person.document_indexes),
-    )
     statement = select(Case).where(Case.person_id.in_(matches))
     if exclude:
         statement = statement.where(Case.id.notin_(exclude))
     rows = await session.scalars(statement.order_by(Case.opened_on.desc()).limit(limit))
     return list(rows.unique())
+
+
+@dataclass(frozen=True)
+class DuplicateRow:
+    id: uuid.UUID
+    number: str
+    opened_on: date
+    status: str
+
+
+async def duplicate_hints(
+    *, session: AsyncSession, person: Person, limit: int = 10
+) -> list[DuplicateRow]:
+    """:func:`possible_duplicates` of a person being registered, as the answer shows them:
+    the columns only (no case and person rows to build; they matched a lot in the benchmark).
+    """
+    matches = _duplicates_of(person)
+    if matches is None:
+        return []
+    statement = (
+        select(Case.id, Case.number, Case.opened_on, Case.status)
+        .where(Case.person_id.in_(matches))
+        .order_by(Case.opened_on.desc())
+        .limit(limit)
+    )
+    return [DuplicateRow(*row) for row in (await session.execute(statement)).all()]

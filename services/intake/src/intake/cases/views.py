@@ -40,18 +40,19 @@ async def register_case(
     The answer lists ``possible_duplicates``: the NGO's other cases whose person has the same
     name in any alphabet or spelling, or the same document number. Nothing is merged."""
     async with work() as session:
-        case = await service.register(
+        registration = await service.start_registration(
             session=session, principal=principal, data=data, today=today, keyring=keyring
         )
-        duplicates = await service.possible_duplicates(session=session, case=case)
+        # What the answer needs, read before the case takes its number (and locks the NGO's
+        # counter until commit). The new case itself is never among its person's duplicates.
+        duplicates = await service.duplicate_hints(session=session, person=registration.person)
+        partner_hints = await partners.partners_who_may_know(
+            session, hints=registration.hints, today=today, language=principal.language
+        )
+        case = await service.open_case(session=session, registration=registration)
         out = CaseOut.model_validate(case)
         out.possible_duplicates = [DuplicateHint.model_validate(d) for d in duplicates]
-        out.partner_hints = await partners.partners_who_may_know(
-            session,
-            hints=await partners.hints_of(session, person_id=case.person_id),
-            today=today,
-            language=principal.language,
-        )
+        out.partner_hints = partner_hints
         return out
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy.dialects.postgresql import insert
@@ -19,6 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from notification.channels.service import states
 from notification.deliveries.models import Delivery
 from notification.recipients.service import matching
+from notification.rules.cache import COORDINATION, PlanningCache, disabled_key, rules_key
+from notification.rules.models import Rule
 from notification.rules.service import Target, disabled_rules, rules_for, targets_of
 from notification.templates.render import MessageContext, Renderer, context_from_event
 from notification.tenants.service import coordination_tenants, names_of
@@ -49,8 +51,11 @@ class Planner:
         link_base: str,
         clock: Clock,
         digest_hour: int,
+        cache: PlanningCache | None = None,
     ) -> None:
         self._sessions = sessions
+        #: Rules, coordination tenants and disabled rules (views invalidate what they change).
+        self.cache = cache or PlanningCache(0)
         self._renderer = renderer
         self._link_base = link_base
         self._clock = clock
@@ -61,25 +66,27 @@ class Planner:
 
         ``consumer`` names the handler in the inbox (one mark per tenant and event).
         """
-        async with UnitOfWork(self._sessions, None) as session:
-            rules = await rules_for(session, envelope.type)
-            if not rules:
-                return 0
-            coordination = await coordination_tenants(session)
-            targets = [
-                target
-                for rule in rules
-                for target in targets_of(
-                    rule, envelope.data, owner=envelope.tenant, coordination=coordination
-                )
-            ]
-            mentioned = []
-            for key in ("sender_tenant", "receiver_tenant"):
-                try:
-                    mentioned.append(uuid.UUID(str(envelope.data.get(key))))
-                except ValueError:
-                    pass
-            names = await names_of(session, mentioned)
+        rules = await self.cache.get(rules_key(envelope.type), self._load_rules(envelope.type))
+        if not rules:
+            return 0
+        coordination = await self.cache.get(COORDINATION, self._load_coordination)
+        targets = [
+            target
+            for rule in rules
+            for target in targets_of(
+                rule, envelope.data, owner=envelope.tenant, coordination=coordination
+            )
+        ]
+        mentioned = []
+        for key in ("sender_tenant", "receiver_tenant"):
+            try:
+                mentioned.append(uuid.UUID(str(envelope.data.get(key))))
+            except ValueError:
+                pass
+        names: dict[uuid.UUID, Mapping[str, str]] = {}
+        if mentioned:
+            async with UnitOfWork(self._sessions, None) as session:
+                names = await names_of(session, mentioned)
         context = context_from_event(
             event_type=envelope.type,
             data=envelope.data,
@@ -99,6 +106,19 @@ class Planner:
                     )
         return created
 
+    def _load_rules(self, event_type: str) -> Callable[[], Awaitable[list[Rule]]]:
+        async def load() -> list[Rule]:
+            async with UnitOfWork(self._sessions, None) as session:
+                rules = await rules_for(session, event_type)
+                session.expunge_all()  # kept across sessions: plain, detached rows
+                return rules
+
+        return load
+
+    async def _load_coordination(self) -> list[uuid.UUID]:
+        async with UnitOfWork(self._sessions, None) as session:
+            return await coordination_tenants(session)
+
     async def _plan_tenant(
         self,
         session: AsyncSession,
@@ -107,7 +127,7 @@ class Planner:
         envelope: Envelope,
         context: MessageContext,
     ) -> int:
-        off = await disabled_rules(session)
+        off = await self.cache.get(disabled_key(tenant_id), lambda: disabled_rules(session))
         channels = await states(session)
         now = self._clock()
         created = 0
