@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import subprocess
 import sys
 from typing import Any
@@ -83,6 +84,16 @@ async def demo_values(api: Api, urls: dict[str, str]) -> set[str]:
     return values
 
 
+#: Base64 of at least 24 characters: ciphertext, wrapped keys, blind indexes. A short demo
+#: value ("Ulan") turns up inside such a blob by chance now and then (one run in a few dozen);
+#: a value stored in clear stands between JSON quotes or spaces, never inside a blob.
+_BLOB = re.compile(r"[A-Za-z0-9+/_-]{24,}={0,2}")
+
+
+def without_ciphertext(text: str) -> str:
+    return _BLOB.sub("", text)
+
+
 async def rows_as_text(admin_dsn: str, database: str) -> dict[str, list[str]]:
     engine = create_async_engine(
         make_url(admin_dsn).set(drivername="postgresql+asyncpg", database=database)
@@ -123,7 +134,7 @@ def test_no_demo_value_is_in_clear_in_intake_or_referral(
                     for table, texts in rows.items()
                     for t in texts
                     for value in values
-                    if value in t
+                    if value in without_ciphertext(t)
                 }
             )
             assert not found, f"demo values in clear in {service}'s database: {found[:5]}"

@@ -17,7 +17,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from typing import Any, Final
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
@@ -37,6 +37,7 @@ from tirek.web.middleware import (
     HttpMetrics,
     RequestObservationMiddleware,
 )
+from tirek.web.params import single_valued_query
 from tirek.web.problems import (
     PROBLEM_OPENAPI_RESPONSE,
     ServiceUnavailable,
@@ -110,6 +111,7 @@ def create_service_app(
         # FastAPI's own telemetry would trace each request a second time and record query
         # strings; the OpenTelemetry instrumentation below is the one we configure.
         telemetry={"tracing": False, "metrics": False, "logs": False, "auto_configure": False},
+        dependencies=[Depends(single_valued_query)],
     )
     metrics = HttpMetrics()
     app.state.settings = settings
