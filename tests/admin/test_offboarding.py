@@ -4,7 +4,6 @@ reactivation; and never a way to change an NGO that is gone."""
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,7 +12,12 @@ from keycloak.exceptions import KeycloakAuthenticationError
 
 from tests.admin.conftest import Admin
 from tests.admin.test_tenants import onboard
-from tests.admin.test_users import create_user, password_token, unique_username
+from tests.admin.test_users import (
+    caseworker_with_password,
+    create_user,
+    password_token,
+    unique_username,
+)
 
 Auth = Callable[[str], Awaitable[dict[str, str]]]
 
@@ -60,16 +64,7 @@ async def test_confirming_names_the_tenant_revokes_agreements_and_removes_its_us
 ) -> None:
     tenant, partner = await onboard(admin, auth), await onboard(admin, auth)
     headers = await auth("platform-admin")
-    username, password = unique_username("cw"), secrets.token_urlsafe(12)
-    created = await create_user(
-        admin,
-        headers,
-        tenant["id"],
-        username=username,
-        roles=["caseworker"],
-        initial_password=password,
-    )
-    assert created.status_code == 201, created.text
+    _, username, password = await caseworker_with_password(admin, headers, tenant["id"], "cw")
     granted = await admin.client.post(
         "/v1/agreements",
         json={"from_tenant": partner["id"], "to_tenant": tenant["id"], "valid_from": "2026-01-01"},

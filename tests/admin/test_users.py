@@ -49,6 +49,23 @@ async def create_user(
     return await admin.client.post(f"/v1/tenants/{tenant_id}/users", json=body, headers=headers)
 
 
+async def caseworker_with_password(
+    admin: Admin, headers: dict[str, str], tenant_id: str, prefix: str = "cw"
+) -> tuple[dict[str, Any], str, str]:
+    """A new caseworker of ``tenant_id`` who can log in: the user, its name and password."""
+    username, password = unique_username(prefix), secrets.token_urlsafe(12)
+    created = await create_user(
+        admin,
+        headers,
+        tenant_id,
+        username=username,
+        roles=["caseworker"],
+        initial_password=password,
+    )
+    assert created.status_code == 201, created.text
+    return created.json(), username, password
+
+
 @pytest.fixture(scope="module")
 async def intake_on_admin_events(
     admin: Admin, make_database: MakeDatabase, nats_url: str, devidp_url: str, pg_admin_dsn: str
@@ -132,17 +149,7 @@ async def test_roles_change_and_a_deactivated_user_can_no_longer_log_in(
 ) -> None:
     tenant = await onboard(admin, auth)
     headers = await auth("platform-admin")
-    username, password = unique_username("mgr"), secrets.token_urlsafe(12)
-    response = await create_user(
-        admin,
-        headers,
-        tenant["id"],
-        username=username,
-        roles=["caseworker"],
-        initial_password=password,
-    )
-    assert response.status_code == 201, response.text
-    user = response.json()
+    user, username, password = await caseworker_with_password(admin, headers, tenant["id"], "mgr")
 
     changed = await admin.client.put(
         f"/v1/tenants/{tenant['id']}/users/{user['id']}/roles",
@@ -216,16 +223,7 @@ async def test_suspension_disables_the_tenants_organization_and_reactivation_ena
 ) -> None:
     tenant = await onboard(admin, auth)
     headers = await auth("platform-admin")
-    username, password = unique_username("cw"), secrets.token_urlsafe(12)
-    created = await create_user(
-        admin,
-        headers,
-        tenant["id"],
-        username=username,
-        roles=["caseworker"],
-        initial_password=password,
-    )
-    assert created.status_code == 201, created.text
+    _, username, password = await caseworker_with_password(admin, headers, tenant["id"], "cw")
     verifier = verifier_from_settings(admin.settings)
 
     suspended = await admin.client.post(f"/v1/tenants/{tenant['id']}/suspend", headers=headers)

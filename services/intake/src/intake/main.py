@@ -69,16 +69,6 @@ def create_app(
     keyring = Keyring(keys, sessions, refresh_seconds=settings.key_refresh_seconds)
     register_handlers(broker, naming=naming, sessions=sessions, keyring=keyring, clock=clock)
 
-    async def seal_plaintext() -> None:
-        # Rows from before encryption at rest (an old database after migration 0004).
-        try:
-            sealed = await privacy_keys.seal_plaintext(sessions, keyring)
-        except Exception:  # the service serves anyway; the command can be run by hand
-            _log.exception("sealing rows written before encryption failed")
-        else:
-            if sealed:
-                _log.info("rows written before encryption sealed", extra={"rows": sealed})
-
     async def retention_job() -> None:
         # What is due comes from the database, so a restart loses nothing.
         while True:
@@ -101,7 +91,12 @@ def create_app(
         ):
             tasks = []
             if settings.seal_plaintext_at_start:
-                tasks.append(asyncio.create_task(seal_plaintext(), name="seal-plaintext"))
+                tasks.append(
+                    asyncio.create_task(
+                        privacy_keys.STORE.seal_plaintext_at_start(sessions, keyring),
+                        name="seal-plaintext",
+                    )
+                )
             if run_retention:
                 tasks.append(asyncio.create_task(retention_job(), name="retention"))
             try:

@@ -65,16 +65,6 @@ def create_app(
         broker, naming=naming, sessions=sessions, settings=settings, clock=clock, keyring=keyring
     )
 
-    async def seal_plaintext() -> None:
-        # Rows from before encryption at rest (an old database after migration 0002_enc).
-        try:
-            sealed = await privacy.seal_plaintext(sessions, keyring)
-        except Exception:  # the service serves anyway; the command can be run by hand
-            _log.exception("sealing rows written before encryption failed")
-        else:
-            if sealed:
-                _log.info("rows written before encryption sealed", extra={"rows": sealed})
-
     async def scan(now: datetime) -> int:
         """Announce every deadline that became overdue by ``now``; returns how many."""
         return await scan_deadlines(sessions, now, announce=announce_overdue)
@@ -99,7 +89,11 @@ def create_app(
             tracer_provider=tracer_provider,
             run_relay=run_relay,
         ):
-            tasks = [asyncio.create_task(seal_plaintext(), name="seal-plaintext")]
+            tasks = [
+                asyncio.create_task(
+                    privacy.STORE.seal_plaintext_at_start(sessions, keyring), name="seal-plaintext"
+                )
+            ]
             if run_scanner:
                 tasks.append(asyncio.create_task(scanner(), name="deadline-scanner"))
             try:

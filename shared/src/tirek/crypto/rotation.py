@@ -20,6 +20,7 @@ service names its sealed models (:class:`Resealable`) and this module does the r
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,8 @@ __all__ = [
     "rewrap_tenants",
     "rotate_tenant",
 ]
+
+_log = logging.getLogger(__name__)
 
 Reseal = Callable[[AsyncSession, object, TenantKeys], Awaitable[None]]
 
@@ -239,6 +242,17 @@ class SealedStore:
         return await rotate_tenant(
             sessions, keyring, tenant, self.resealables(keyring), settle=settle, batch=batch
         )
+
+    async def seal_plaintext_at_start(self, sessions: Sessions, keyring: Keyring) -> None:
+        """:meth:`seal_plaintext` as a service runs it when it starts: a failure is logged and
+        the service serves anyway (the ``keys seal-plaintext`` command can be run by hand)."""
+        try:
+            sealed = await self.seal_plaintext(sessions, keyring)
+        except Exception:
+            _log.exception("sealing rows written before encryption failed")
+        else:
+            if sealed:
+                _log.info("rows written before encryption sealed", extra={"rows": sealed})
 
     async def rewrap(self, sessions: Sessions, keyring: Keyring) -> dict[uuid.UUID, int]:
         """Every stored key re-wrapped under the current master key; how many per owner."""
