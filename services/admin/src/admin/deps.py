@@ -16,21 +16,21 @@ from tirek.messaging.naming import Naming
 from tirek.web import Idempotency
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """Now, from the app's clock (tests inject one)."""
     return request.app.state.clock()  # type: ignore[no-any-return]
 
 
-def get_jetstream(request: Request) -> JetStreamContext:
+async def get_jetstream(request: Request) -> JetStreamContext:
     return request.app.state.broker.connection.jetstream()  # type: ignore[no-any-return]
 
 
-def get_naming(request: Request) -> Naming:
+async def get_naming(request: Request) -> Naming:
     naming: Naming = request.app.state.naming
     return naming
 
@@ -67,7 +67,7 @@ class Work:
         return UnitOfWork(self._sessions, None, idempotency=self._idempotency)
 
 
-def _work(
+async def _work(
     sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
     idempotency: Idempotency,
 ) -> Work:

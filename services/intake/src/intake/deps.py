@@ -17,22 +17,22 @@ from tirek.db.idempotency import IdempotentRequest
 from tirek.web import Idempotency
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
 
 
-def get_today(request: Request) -> date:
+async def get_today(request: Request) -> date:
     """Today, from the app's clock (tests inject one)."""
     return request.app.state.clock().date()  # type: ignore[no-any-return]
 
 
-def get_keys(request: Request) -> KeyProvider:
+async def get_keys(request: Request) -> KeyProvider:
     keys: KeyProvider = request.app.state.keys
     return keys
 
 
-def get_keyring(request: Request) -> Keyring:
+async def get_keyring(request: Request) -> Keyring:
     keyring: Keyring = request.app.state.keyring
     return keyring
 
@@ -87,7 +87,7 @@ class Work:
             yield session
 
 
-def _work(
+async def _work(
     principal: CaseWorker,
     sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
     keyring: Annotated[Keyring, Depends(get_keyring)],

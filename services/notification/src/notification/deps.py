@@ -14,12 +14,12 @@ from tirek.db.idempotency import IdempotentRequest
 from tirek.web import Idempotency
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
 
 
-def get_keys(request: Request) -> KeyProvider:
+async def get_keys(request: Request) -> KeyProvider:
     keys: KeyProvider = request.app.state.keys
     return keys
 
@@ -48,11 +48,13 @@ class Work:
         return UnitOfWork(self._sessions, self.principal.tenant_id, idempotency=self._idempotency)
 
 
-def _admin_work(principal: TenantAdmin, sessions: Sessions, idempotency: Idempotency) -> Work:
+async def _admin_work(principal: TenantAdmin, sessions: Sessions, idempotency: Idempotency) -> Work:
     return Work(sessions, principal, idempotency)
 
 
-def _user_work(principal: CurrentPrincipal, sessions: Sessions, idempotency: Idempotency) -> Work:
+async def _user_work(
+    principal: CurrentPrincipal, sessions: Sessions, idempotency: Idempotency
+) -> Work:
     return Work(sessions, principal, idempotency)
 
 

@@ -17,17 +17,17 @@ from tirek.db.idempotency import IdempotentRequest
 from tirek.web import Idempotency
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """Now, from the app's clock (tests inject one)."""
     return request.app.state.clock()  # type: ignore[no-any-return]
 
 
-def get_keys(request: Request) -> KeyProvider:
+async def get_keys(request: Request) -> KeyProvider:
     keys: KeyProvider = request.app.state.keys
     return keys
 
@@ -41,7 +41,7 @@ Now = Annotated[datetime, Depends(get_now)]
 Keys = Annotated[KeyProvider, Depends(get_keys)]
 
 
-def get_keyring(request: Request) -> Keyring:
+async def get_keyring(request: Request) -> Keyring:
     keyring: Keyring = request.app.state.keyring
     return keyring
 
@@ -81,7 +81,7 @@ class Work:
             yield session
 
 
-def _staff_work(
+async def _staff_work(
     principal: Staff,
     sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
     keyring: KeyringDep,
@@ -90,7 +90,7 @@ def _staff_work(
     return Work(sessions, principal, keyring, idempotency)
 
 
-def _any_work(
+async def _any_work(
     principal: AnyUser,
     sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
     keyring: KeyringDep,

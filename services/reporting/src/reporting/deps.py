@@ -21,12 +21,12 @@ ReportReader = Annotated[Principal, Depends(require_roles(*NGO_ROLES, *CONSORTIU
 PlatformAdmin = Annotated[Principal, Depends(require_roles(Role.PLATFORM_ADMIN))]
 
 
-def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
+async def get_sessions(request: Request) -> async_sessionmaker[AsyncSession]:
     sessions: async_sessionmaker[AsyncSession] = request.app.state.sessions
     return sessions
 
 
-def get_now(request: Request) -> datetime:
+async def get_now(request: Request) -> datetime:
     """Now, from the app's clock (tests inject one)."""
     return request.app.state.clock()  # type: ignore[no-any-return]
 
@@ -35,14 +35,14 @@ Now = Annotated[datetime, Depends(get_now)]
 Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
 
 
-def get_scope(principal: ReportReader, request: Request) -> Scope:
+async def get_scope(principal: ReportReader, request: Request) -> Scope:
     return Scope.of(principal, request.app.state.settings.suppression_threshold)
 
 
 CurrentScope = Annotated[Scope, Depends(get_scope)]
 
 
-def get_filters(
+async def get_filters(
     scope: CurrentScope,
     date_from: Annotated[
         IsoDate | None, Query(alias="from", description="first day, inclusive")
@@ -80,7 +80,7 @@ class Reading:
         await self._work.__aexit__(*exc)  # type: ignore[arg-type]
 
 
-def get_reading(sessions: Sessions, scope: CurrentScope) -> Reading:
+async def get_reading(sessions: Sessions, scope: CurrentScope) -> Reading:
     return Reading(sessions, scope)
 
 

@@ -24,15 +24,15 @@ from tirek.web.problems import Conflict, NotFound, ServiceUnavailable
 _log = logging.getLogger("admin.identity")
 
 
-def get_optional_identity(request: Request) -> IdentityProvider | None:
+async def get_optional_identity(request: Request) -> IdentityProvider | None:
     """The configured identity provider, or ``None`` (no ``TIREK_KEYCLOAK_CLIENT_SECRET``)."""
     identity: IdentityProvider | None = request.app.state.identity
     return identity
 
 
-def get_identity(request: Request) -> IdentityProvider:
+async def get_identity(request: Request) -> IdentityProvider:
     """The configured identity provider; 503 when none is configured."""
-    identity = get_optional_identity(request)
+    identity: IdentityProvider | None = request.app.state.identity
     if identity is None:
         raise ServiceUnavailable(
             "No identity provider is configured (TIREK_KEYCLOAK_CLIENT_SECRET).",

@@ -30,7 +30,7 @@ class AccessPurpose(StrEnum):
     AUDIT = "audit"
 
 
-def _stated_purpose(
+async def _stated_purpose(
     purpose: Annotated[
         AccessPurpose,
         Header(

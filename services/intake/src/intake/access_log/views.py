@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1/access-log", tags=["access log"])
 LogReader = Annotated[Principal, Depends(require_roles(Role.TENANT_ADMIN, Role.CASE_MANAGER))]
 
 
-def _log_work(
+async def _log_work(
     principal: LogReader,
     sessions: Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)],
     keyring: KeyringDep,
