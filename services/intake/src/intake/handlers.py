@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from intake.partners.handlers import apply_agreement_event
 from intake.privacy.handlers import on_person_erased
 from intake.shares.handlers import ReferralSaga
+from intake.tenants.directory import DIRECTORY
 from intake.tenants.handlers import apply_tenant_event
 from intake.tenants.offboarding import TENANT_DATA
 from tirek.crypto import Keyring
@@ -79,6 +80,7 @@ def register_handlers(
                     # is unreadable from now on.
                     await erase_tenant(session, payload.tenant_id, TENANT_DATA)
             keyring.forget(payload.tenant_id)
+            DIRECTORY.forget(payload.tenant_id)
             return
         if not isinstance(payload, TenantOnboarded | TenantSuspended | TenantReactivated):
             return
@@ -86,6 +88,8 @@ def register_handlers(
         async with UnitOfWork(sessions, None) as session:
             if await first_delivery(session, consumer=INTAKE_TENANTS.name, event_id=envelope.id):
                 await apply_tenant_event(session, payload)
+        # Committed: the next registration of this NGO reads its new state.
+        DIRECTORY.forget(payload.tenant_id)
         if isinstance(payload, TenantOnboarded):
             # The NGO's data keys exist before its first request (created once; idempotent).
             await keyring.keys(payload.tenant_id)

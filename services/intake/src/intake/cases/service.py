@@ -21,7 +21,7 @@ from intake.partners.hints import HINT_FIELDS
 from intake.persons.models import Person
 from intake.persons.search import document_index, index_person, name_indexes
 from intake.privacy.reveal import reveal_case
-from intake.tenants.models import Tenant
+from intake.tenants.directory import DIRECTORY, ActiveTenant
 from tirek.auth import Principal, Role
 from tirek.crypto import Keyring, TenantKeys, seal_record
 from tirek.events import Envelope
@@ -49,7 +49,7 @@ class TenantNotOnboarded(Conflict):
         )
 
 
-async def _next_number(session: AsyncSession, tenant: Tenant, year: int) -> str:
+async def _next_number(session: AsyncSession, tenant: ActiveTenant, year: int) -> str:
     sequence = await session.scalar(
         text(
             "INSERT INTO case_number_counters (tenant_id, year, last_value) VALUES (:t, :y, 1) "
@@ -84,7 +84,7 @@ class Registration:
     the answer needs. The number comes last because the counter's row stays locked until the
     transaction commits: every other registration of the NGO waits for it."""
 
-    tenant: Tenant
+    tenant: ActiveTenant
     person: Person
     case: Case
     #: The person's partner hint values (:func:`intake.partners.service.index_person`).
@@ -101,8 +101,8 @@ async def start_registration(
     origin_referral_id: uuid.UUID | None = None,
 ) -> Registration:
     """Store the person (sealed) and its partner hints; the case waits for :func:`open_case`."""
-    tenant = await session.get(Tenant, principal.tenant_id)
-    if tenant is None or not tenant.active:
+    tenant = await DIRECTORY.active(session, principal.tenant_id)
+    if tenant is None:
         raise TenantNotOnboarded()
     keys = await keyring.keys(principal.tenant_id)
     opened_on = data.opened_on or today
