@@ -71,6 +71,19 @@ class Platform:
             if name in SERVICES and p.poll() is None
         }
 
+    def infrastructure(self) -> dict[str, list[psutil.Process]]:
+        """PostgreSQL's processes (the postmaster and its backends) and the NATS server's, when
+        the benchmark started them itself (a shared server's CPU is not the platform's)."""
+        found: dict[str, list[psutil.Process]] = {}
+        if self.stack.pg_server is not None:
+            pid_file = self.stack.pg_server.data_dir / "data" / "postmaster.pid"
+            postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+            found["postgres"] = [postmaster, *postmaster.children()]
+        nats_server = self.stack.nats_server
+        if nats_server is not None and nats_server.process is not None:
+            found["nats"] = [psutil.Process(nats_server.process.pid)]
+        return found
+
     def stop_service(self, service: str) -> None:
         for i, (name, process) in enumerate(self.stack.processes):
             if name == service:

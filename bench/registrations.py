@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+from collections.abc import Callable
 
 import httpx
+import psutil
 
 from bench.common import PAYLOAD, Figure, load
 from bench.platform import Platform
@@ -25,6 +29,37 @@ async def _wait_until_intake_registers(platform: Platform, url: str) -> None:
                 raise RuntimeError(f"intake never accepted a registration of {code}")
 
 
+class CpuMeter:
+    """User + system CPU of groups of processes between :meth:`start` and :meth:`spent`.
+
+    A group is listed again at the end (``groups`` is called twice), so a PostgreSQL backend
+    born during the run counts all it spent; one that ended before the end is not counted.
+    """
+
+    def __init__(self, groups: Callable[[], dict[str, list[psutil.Process]]]) -> None:
+        self._groups = groups
+        self._before: dict[int, float] = {}
+
+    @staticmethod
+    def _times(processes: list[psutil.Process]) -> dict[int, float]:
+        times = {}
+        for process in processes:
+            with contextlib.suppress(psutil.Error):
+                times[process.pid] = sum(process.cpu_times()[:2])
+        return times
+
+    def start(self) -> None:
+        self._before = {}
+        for processes in self._groups().values():
+            self._before |= self._times(processes)
+
+    def spent(self) -> dict[str, float]:
+        return {
+            name: sum(t - self._before.get(pid, 0.0) for pid, t in self._times(processes).items())
+            for name, processes in self._groups().items()
+        }
+
+
 async def run(
     platform: Platform, *, requests: int, concurrency: int, warmup: int
 ) -> tuple[list[Figure], float]:
@@ -38,16 +73,37 @@ async def run(
     await load(url, headers, total=warmup, concurrency=concurrency)
     await load(raw_url, {}, total=warmup, concurrency=concurrency)
 
-    processes = platform.processes()
-    before = {name: sum(p.cpu_times()[:2]) for name, p in processes.items()}
+    # The whole machine's CPU, not only the services': the database and the broker work for
+    # every registration too, and the load generator shares the cores.
+    load_generator = psutil.Process(os.getpid())
+    services = {name: [p] for name, p in platform.processes().items()}
+    infrastructure = platform.infrastructure()
+    meter = CpuMeter(
+        lambda: services | platform.infrastructure() | {"load generator": [load_generator]}
+    )
+    meter.start()
     seconds, latencies = await load(url, headers, total=requests, concurrency=concurrency)
     # Let the relay and the consumers finish what these registrations caused.
     await asyncio.sleep(5)
-    cpu = {name: sum(p.cpu_times()[:2]) - before[name] for name, p in processes.items()}
+    spent = meter.spent()
+    assert platform.raw is not None
+    raw_server = psutil.Process(platform.raw.pid)
+    raw_meter = CpuMeter(
+        lambda: (
+            {"raw server": [raw_server]}
+            | {k: v for k, v in platform.infrastructure().items() if k == "postgres"}
+            | {"load generator": [load_generator]}
+        )
+    )
+    raw_meter.start()
     raw_seconds, raw_latencies = await load(raw_url, {}, total=requests, concurrency=concurrency)
+    raw_spent = raw_meter.spent()
 
     rate, raw_rate = requests / seconds, requests / raw_seconds
-    per_thousand = {name: spent / requests * 1000 for name, spent in cpu.items()}
+    per_thousand = {name: spent[name] / requests * 1000 for name in services}
+    whole = {name: value / requests * 1000 for name, value in spent.items()}
+    raw_whole = {name: value / requests * 1000 for name, value in raw_spent.items()}
+    measured = "" if "postgres" in infrastructure else " (PostgreSQL not ours: not counted)"
     how = f"{requests} POSTs, concurrency {concurrency}, {len(NGOS)} NGOs"
     figures = [
         Figure("intake POST /v1/cases", rate, "reg/s", latencies, how),
@@ -58,6 +114,21 @@ async def run(
             sum(per_thousand.values()),
             "CPU s",
             note=", ".join(f"{n} {v:.2f}" for n, v in per_thousand.items() if v >= 0.01),
+        ),
+        Figure(
+            "CPU s per 1,000 registrations, whole machine",
+            sum(whole.values()),
+            "CPU s",
+            note="services "
+            + f"{sum(per_thousand.values()):.2f}, "
+            + ", ".join(f"{n} {v:.2f}" for n, v in whole.items() if n not in services)
+            + measured,
+        ),
+        Figure(
+            "CPU s per 1,000 raw-ceiling requests, whole machine",
+            sum(raw_whole.values()),
+            "CPU s",
+            note=", ".join(f"{n} {v:.2f}" for n, v in raw_whole.items()) + measured,
         ),
     ]
     return figures, rate
