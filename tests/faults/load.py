@@ -78,14 +78,29 @@ class Ledger:
 
 
 class Client:
-    """HTTP with Idempotency-Key retries and demo users' tokens."""
+    """HTTP with Idempotency-Key retries and demo users' tokens.
 
-    def __init__(self, urls: dict[str, str], issuer: str, ledger: Ledger) -> None:
-        self._urls = urls
+    ``replicas`` lists several instances of a service: requests go to each in turn, as a load
+    balancer sends them, and a retry goes to the next one."""
+
+    def __init__(
+        self,
+        urls: dict[str, str],
+        issuer: str,
+        ledger: Ledger,
+        replicas: dict[str, list[str]] | None = None,
+    ) -> None:
+        self._urls = {name: [url] for name, url in urls.items()} | (replicas or {})
+        self._turn: Counter[str] = Counter()
         self._issuer = issuer
         self._ledger = ledger
         self._tokens: dict[str, str] = {}
         self.http = httpx.AsyncClient(timeout=httpx.Timeout(10.0, connect=2.0))
+
+    def _url(self, service: str) -> str:
+        instances = self._urls[service]
+        self._turn[service] += 1
+        return instances[self._turn[service] % len(instances)]
 
     async def headers(self, user: str) -> dict[str, str]:
         if user not in self._tokens:
@@ -109,7 +124,7 @@ class Client:
         while True:
             try:
                 response = await self.http.post(
-                    f"{self._urls[service]}{path}", json=body, headers=headers
+                    f"{self._url(service)}{path}", json=body, headers=headers
                 )
             except httpx.TransportError:
                 response = None
@@ -131,7 +146,7 @@ class Client:
     async def get(self, service: str, path: str, user: str) -> httpx.Response | None:
         try:
             return await self.http.get(
-                f"{self._urls[service]}{path}", headers=await self.headers(user)
+                f"{self._url(service)}{path}", headers=await self.headers(user)
             )
         except httpx.TransportError:
             return None
@@ -168,9 +183,10 @@ class Load:
         registration_workers: int = 2,
         referral_workers: int = 1,
         pause: float = 0.05,
+        replicas: dict[str, list[str]] | None = None,
     ) -> None:
         self.ledger = Ledger()
-        self.client = Client(urls, issuer, self.ledger)
+        self.client = Client(urls, issuer, self.ledger, replicas)
         self.marker = marker
         self._rng = random.Random(marker.toordinal())
         self._workers = (registration_workers, referral_workers)

@@ -201,10 +201,33 @@ class Platform:
         """Start the service again on its port, optionally through a wrapper module
         (``python -m <wrapper...> <service> serve``), and (unless ``wait`` is false) wait
         until it is ready."""
-        args = [*wrapper, service, "serve"] if wrapper else ["-m", service, "serve"]
+        module = service.split("#")[0]  # a replica runs its service's module
+        args = [*wrapper, module, "serve"] if wrapper else ["-m", module, "serve"]
         process = self.stack.spawn(service, args, self.stack.envs[service])
         if wait:
             wait_ready(self.urls[service], process)
+
+    def start_replica(self, service: str) -> str:
+        """A second instance of ``service``, named ``service#2``, on a port of its own: the same
+        database, streams and durable consumers, as a Deployment's second replica. Returns
+        its URL; :meth:`kill` and :meth:`start_service` take its name."""
+        name, port = f"{service}#2", free_port()
+        self.stack.envs[name] = {**self.stack.envs[service], "TIREK_HTTP_PORT": str(port)}
+        self.urls[name] = f"http://127.0.0.1:{port}"
+        process = self.stack.spawn(name, ["-m", service, "serve"], self.stack.envs[name])
+        wait_ready(self.urls[name], process)
+        return self.urls[name]
+
+    def stop_replica(self, service: str) -> None:
+        """Stop ``service#2`` as an orchestrator scales down (SIGTERM, a clean shutdown)."""
+        name = f"{service}#2"
+        for i, (spawned, process) in enumerate(self.stack.processes):
+            if spawned == name:
+                process.terminate()
+                process.wait(30)
+                del self.stack.processes[i]
+                break
+        self.urls.pop(name, None)
 
     def wait_ready(self, service: str) -> None:
         wait_ready(self.urls[service], self.process(service))
