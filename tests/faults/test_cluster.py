@@ -106,3 +106,51 @@ async def test_killing_one_node_then_another_of_an_r3_cluster_loses_and_doubles_
     assert not load.failures, load.failures
     assert table.clean, table.markdown()
     assert not any("(waiting)" in v for v in replicas.values()), replicas
+
+
+async def test_two_nodes_down_at_once_stall_the_streams_and_lose_nothing(
+    clustered: Platform, report: Callable[[Table], None]
+) -> None:
+    """Two of three nodes killed together: the streams lose their quorum and refuse writes
+    while registrations go on committing to the database (their events wait in the outbox)
+    and consumers wait; both nodes back, everything flows again, nothing lost or doubled."""
+    cluster = clustered.cluster
+    assert cluster is not None
+    load = Load(clustered.urls, clustered.issuer, marker=date(2020, 9, 1))
+    await load.start()
+    await asyncio.sleep(4)
+    leader = await _leader(clustered, "INTAKE")
+    # The leader of INTAKE and one other node: the survivor alone is no majority.
+    down = [leader, next(n for n in cluster.nodes if n is not leader)]
+    for node in down:
+        await asyncio.to_thread(node.kill)
+    registered_before = len(load.ledger.registrations)
+    await asyncio.sleep(10)
+    registered_while_down = len(load.ledger.registrations) - registered_before
+    for node in down:
+        await asyncio.to_thread(cluster.restart, node)
+    await cluster.wait_for_jetstream()
+    # Until every stream has a leader and current followers again (the counters read them).
+    back = await _replicas_current(clustered, timeout=120)
+    await asyncio.sleep(5)
+    await load.stop()
+    await load.finish()
+    rows, settled = await settle(clustered, load)
+    replicas = await _replicas_current(clustered)
+    table = Table(
+        "three-node JetStream cluster, R3 streams: kill -9 of two nodes at once "
+        f"(tirek-nats-{down[0].index}, leading INTAKE, and tirek-nats-{down[1].index}), "
+        "both restarted after 10 s",
+        rows,
+        [
+            f"registrations acknowledged while the streams had no quorum: {registered_while_down}",
+            f"settled {settled:.0f} s after the load stopped; {load.ledger.summary()}",
+            "followers at the end: " + "; ".join(f"{k}: {v}" for k, v in replicas.items()),
+        ],
+    )
+    report(table)
+    assert not load.failures, load.failures
+    assert registered_while_down > 0, "registrations stopped with the broker's quorum"
+    assert not any("(waiting)" in v for v in back.values()), back
+    assert table.clean, table.markdown()
+    assert not any("(waiting)" in v for v in replicas.values()), replicas
