@@ -20,6 +20,7 @@ from pathlib import Path
 
 import httpx
 import nats
+import psutil
 from nats.aio.client import Client
 
 from tirek.localstack.__main__ import seed_demo
@@ -250,6 +251,32 @@ class Platform:
     def start_nats(self) -> None:
         assert self.nats_server is not None
         self.nats_server.start()
+
+    def _postgres_processes(self) -> list[psutil.Process]:
+        pid_file = self.pg.data_dir / "data" / "postmaster.pid"
+        postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+        return [postmaster, *postmaster.children(recursive=True)]
+
+    def freeze_postgres(self) -> None:
+        """SIGSTOP every PostgreSQL process: connections stay open and nothing answers, as
+        when a network partition cuts the services off the database (no reset, no FIN)."""
+        for process in self._postgres_processes():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.suspend()
+
+    def thaw_postgres(self) -> None:
+        for process in self._postgres_processes():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.resume()
+
+    def freeze_nats(self) -> None:
+        """SIGSTOP the NATS server: a partition between the services and the broker."""
+        assert self.nats_server is not None and self.nats_server.process is not None
+        os.kill(self.nats_server.process.pid, signal.SIGSTOP)
+
+    def thaw_nats(self) -> None:
+        assert self.nats_server is not None and self.nats_server.process is not None
+        os.kill(self.nats_server.process.pid, signal.SIGCONT)
 
     def stop_postgres(self) -> None:
         # immediate: no checkpoint, every connection cut, crash recovery on the next start.

@@ -1,5 +1,6 @@
-"""``kill -9`` of the NATS server, and PostgreSQL stopped, each mid-load, then restarted:
-nothing lost, nothing doubled."""
+"""``kill -9`` of the NATS server, and PostgreSQL stopped, each mid-load, then restarted; and
+each of them frozen (SIGSTOP: what a network partition looks like from the services, open
+connections that answer nothing), then thawed: nothing lost, nothing doubled."""
 
 from __future__ import annotations
 
@@ -72,3 +73,34 @@ async def test_postgresql_stopped_mid_load_loses_and_doubles_nothing(
         down=25.0,
     )
     assert load.ledger.retries > 0, "the outage was never seen by a client: no fault injected"
+
+
+async def test_the_nats_server_unreachable_mid_load_loses_and_doubles_nothing(
+    platform: Platform, report: Callable[[Table], None]
+) -> None:
+    await _scenario(
+        platform,
+        report,
+        title="the NATS server frozen (SIGSTOP) for 15 s, as behind a network partition: "
+        "connections open, no answer",
+        marker=date(2020, 10, 1),
+        stop=platform.freeze_nats,
+        start=platform.thaw_nats,
+        down=15.0,
+    )
+
+
+async def test_postgresql_unreachable_mid_load_loses_and_doubles_nothing(
+    platform: Platform, report: Callable[[Table], None]
+) -> None:
+    load = await _scenario(
+        platform,
+        report,
+        title="PostgreSQL frozen (SIGSTOP of every process) for 15 s, as behind a network "
+        "partition: transactions hang mid-way, clients time out and retry with their key",
+        marker=date(2020, 11, 1),
+        stop=platform.freeze_postgres,
+        start=platform.thaw_postgres,
+        down=15.0,
+    )
+    assert load.ledger.retries > 0, "the partition was never seen by a client: no fault injected"
