@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     ARRAY,
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -23,6 +24,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -194,9 +196,78 @@ Index(
     postgresql_include=["tenant_id", "topic", "project_code", "received_on"],
 )
 
+# Rollups (migration 0004_rollups): kept equal to the facts by triggers on case_facts,
+# assistance_facts and contact_facts, in the transaction of every write to them (see the
+# migration). Never written by the application itself.
+
+#: Counts by measure (``cases_opened.sex``, ``assistance.type``, ...), NGO, day or month
+#: (``grain`` ``day``/``month``, ``day`` the month's first day) or all time (``all``, no day),
+#: project (NULL: none) and value. Reports sum ``n``; a count that fell back to 0 stays a row.
+report_counts = Table(
+    "report_counts",
+    metadata,
+    Column("generation", Integer, nullable=False),
+    Column("measure", String(32), nullable=False),
+    Column("grain", String(8), nullable=False),
+    Column("tenant_id", Uuid, nullable=False),
+    Column("day", Date, nullable=True),
+    Column("project", String(32), nullable=True),
+    Column("value", String(64), nullable=False),
+    Column("n", BigInteger, nullable=False),
+    UniqueConstraint(
+        "generation",
+        "measure",
+        "grain",
+        "tenant_id",
+        "day",
+        "project",
+        "value",
+        name="uq_report_counts",
+        postgresql_nulls_not_distinct=True,
+    ),
+)
+
+#: Opened cases per NGO, sex and person: a person counts in ``persons.sex`` while it is > 0.
+case_persons = Table(
+    "case_persons",
+    metadata,
+    Column("generation", Integer, primary_key=True),
+    Column("tenant_id", Uuid, primary_key=True),
+    Column("sex", String(32), primary_key=True),
+    Column("person_id", Uuid, primary_key=True),
+    Column("cases", Integer, nullable=False),
+)
+
+# The funnel's sent referrals, read from the index alone (migration 0004_rollups).
+Index(
+    "ix_referral_facts_sent",
+    referral_facts.c.generation,
+    referral_facts.c.sender_tenant,
+    postgresql_include=[
+        "receiver_tenant",
+        "sent_at",
+        "accepted_at",
+        "declined_at",
+        "completed_at",
+        "cancelled_at",
+        "due_at",
+    ],
+    postgresql_where=referral_facts.c.sent_at.is_not(None),
+)
+
 #: Tables whose rows belong to one NGO (tenant_id) and get FORCE row-level security.
-TENANT_TABLES = ("case_facts", "assistance_facts", "contact_facts")
+TENANT_TABLES = ("case_facts", "assistance_facts", "contact_facts", "report_counts", "case_persons")
 #: Tables whose rows belong to two NGOs (sender and receiver): both see them.
 PAIR_TABLES = ("referral_facts", "return_facts")
-#: Every projection rebuilt by replay.
-PROJECTIONS = (tenants, case_facts, assistance_facts, contact_facts, referral_facts, return_facts)
+#: Every projection rebuilt by replay. The rollups come last: a rebuild deletes a
+#: generation's facts first (their triggers count the rows out), then what is left of them.
+PROJECTIONS = (
+    tenants,
+    case_facts,
+    assistance_facts,
+    contact_facts,
+    referral_facts,
+    return_facts,
+    report_counts,
+    case_persons,
+)

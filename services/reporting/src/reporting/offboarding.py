@@ -23,4 +23,6 @@ from tirek.db.erasure import TenantData
 TENANT_DATA = TenantData(
     owner_columns=("tenant_id", "sender_tenant", "receiver_tenant"),
     table_owners={"tenant_labels": ("id",)},
+    # Counts derived from the facts above (kept by triggers): nothing of the NGO's own.
+    keep=frozenset({"report_counts", "case_persons"}),
 )

@@ -12,13 +12,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reporting.reports.indicators import Indicator, load_indicators
+from reporting.reports.indicators import Indicator, Source, load_indicators
 from reporting.reports.scope import Filters, Scope
 from reporting.reports.tables import ReportTable, count_table
 from reporting.suppression import mark
@@ -84,7 +84,13 @@ def _where(
     if day is not None and filters.date_to is not None:
         where.add(f"{day} <= :date_to", date_to=filters.date_to)
     if filters.country is not None:
-        where.add("t.country = :country", country=filters.country)
+        # The NGO's label (same generation) names the country: as the joined ``t`` would,
+        # without joining every row to it.
+        where.add(
+            f"{alias}.{owner} IN (SELECT l.id FROM tenant_labels l "
+            f"WHERE l.generation = {alias}.generation AND l.country = :country)",
+            country=filters.country,
+        )
     if filters.ngo is not None:
         if pair:
             where.add(
@@ -136,43 +142,111 @@ def _rows(ngos: list[str], counts: dict[tuple[str, str], int]) -> list[str]:
     return ngos + sorted({r for r, _ in counts} - set(ngos))
 
 
+# ----------------------------------------------------------------------------- rollups
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def _period(filters: Filters, *, months: bool = True) -> _Where:
+    """The rollup rows that count exactly the days from ``date_from`` to ``date_to``: whole
+    months from month rows, the days of a month covered in part from day rows (only day rows
+    when ``months`` is false)."""
+    where = _Where()
+    lo, hi = filters.date_from, filters.date_to
+    first = None if lo is None else lo if lo.day == 1 else _next_month(lo)
+    after = None if hi is None else (hi + timedelta(days=1)).replace(day=1)
+    if not months or (first is not None and after is not None and first >= after):
+        where.add("c.grain = 'day'")
+        if lo is not None:
+            where.add("c.day >= :p_lo", p_lo=lo)
+        if hi is not None:
+            where.add("c.day <= :p_hi", p_hi=hi)
+        return where
+    whole = ["c.grain = 'month'"]
+    edges = []
+    if first is not None:
+        whole.append("c.day >= :p_first")
+        edges.append("(c.day >= :p_lo AND c.day < :p_first)")
+        where.params |= {"p_lo": lo, "p_first": first}
+    if after is not None:
+        whole.append("c.day < :p_after")
+        edges.append("(c.day >= :p_after AND c.day <= :p_hi)")
+        where.params |= {"p_after": after, "p_hi": hi}
+    clause = "(" + " AND ".join(whole) + ")"
+    if edges:
+        clause = f"({clause} OR (c.grain = 'day' AND ({' OR '.join(edges)})))"
+    where.clauses.append(clause)
+    return where
+
+
+async def _rollup(
+    session: AsyncSession,
+    scope: Scope,
+    filters: Filters,
+    measures: Sequence[str],
+    *,
+    key: str = "c.value",
+    values: Sequence[str] | None = None,
+    project: bool = False,
+    months: bool = True,
+    by_ngo: bool = True,
+) -> list[tuple[str, str, str, int]]:
+    """``(ngo, measure, key, count)`` summed from ``report_counts`` over the period, NGO,
+    country and (with ``project``) project filters: what ``count(*)`` over the fact rows
+    gives, grouped alike. Per NGO id first, its label joined to the few sums after."""
+    where = _period(filters, months=months)
+    where.add(f"c.generation = {_GEN}")
+    where.add("c.measure = ANY(:measures)", measures=list(measures))
+    if values is not None:
+        where.add("c.value = ANY(:values)", values=list(values))
+    if scope.tenant_id is not None:
+        where.add("c.tenant_id = :scope", scope=scope.tenant_id)
+    if filters.ngo is not None:
+        where.add("c.tenant_id = :ngo", ngo=filters.ngo)
+    if project and filters.project is not None:
+        where.add("c.project = :project", project=filters.project)
+    country = "" if filters.country is None else "WHERE t.country = :country"
+    if filters.country is not None:
+        where.params["country"] = filters.country
+    ngo = _NGO if by_ngo else "''"
+    rows = await session.execute(
+        text(
+            f"SELECT {ngo}, x.measure, x.k, sum(x.n) FROM ("
+            f"SELECT c.generation, c.tenant_id, c.measure, {key} AS k, sum(c.n) AS n "
+            f"FROM report_counts c WHERE {where.sql} GROUP BY 1, 2, 3, 4) x "
+            "LEFT JOIN tenant_labels t ON t.id = x.tenant_id AND t.generation = x.generation "
+            f"{country} GROUP BY 1, 2, 3 HAVING sum(x.n) <> 0"
+        ),
+        where.params,
+    )
+    return [(str(ngo), str(measure), str(k), int(n)) for ngo, measure, k, n in rows]
+
+
 # ----------------------------------------------------------------------------- summary
 
 
 async def summary(session: AsyncSession, scope: Scope, filters: Filters) -> list[ReportTable]:
     """Cases opened and closed; people by sex, age band, citizenship and category."""
     ngos = await _ngos(session, scope, filters)
-    opened = _where(scope, filters, day="f.opened_on")
-    opened.add("f.opened_on IS NOT NULL")
-    closed = _where(scope, filters, day="f.closed_on")
-    closed.add("f.closed_on IS NOT NULL")
-    base = f"FROM case_facts f {_join()}"
     tables: list[ReportTable] = []
-    # One pass over the opened cases gives the headline and every breakdown (one scan, not
-    # five: make bench over 1,000,000 cases); one pass over the closed ones, likewise.
-    dimensions = ("sex", "age_band", "citizenship", "trm_stage")
-    by: dict[str, dict[tuple[str, str], int]] = {d: defaultdict(int) for d in dimensions}
+    # Every count is a sum of the rollups (one query); only distinct people may need the
+    # cases themselves (see _persons_by_sex).
+    dimensions = ("sex", "age_band", "citizenship", "trm_stage", "category")
+    by: dict[str, dict[tuple[str, str], int]] = {d: {} for d in dimensions}
+    reasons: dict[tuple[str, str], int] = {}
     headline: dict[tuple[str, str], int] = defaultdict(int)
-    rows = await session.execute(
-        text(
-            f"SELECT {_NGO}, "
-            + ", ".join(f"COALESCE(f.{d}, 'unknown')" for d in dimensions)
-            + f", count(*) {base} WHERE {opened.sql} GROUP BY 1, 2, 3, 4, 5"
-        ),
-        opened.params,
-    )
-    for ngo, *values, n in rows:
-        headline[(str(ngo), "opened")] += int(n)
-        for dimension, value in zip(dimensions, values, strict=True):
-            by[dimension][(str(ngo), str(value))] += int(n)
-    reasons = await _pairs(
-        session,
-        f"SELECT {_NGO}, COALESCE(f.closure_reason, 'unknown'), count(*) {base} "
-        f"WHERE {closed.sql} GROUP BY 1, 2",
-        closed.params,
-    )
-    for (ngo, _), n in reasons.items():
-        headline[(ngo, "closed")] += n
+    measures = [f"cases_opened.{d}" for d in dimensions] + ["cases_closed.reason"]
+    for ngo, measure, value, n in await _rollup(session, scope, filters, measures):
+        if measure == "cases_closed.reason":
+            reasons[(ngo, value)] = n
+            headline[(ngo, "closed")] += n
+        else:
+            dimension = measure.removeprefix("cases_opened.")
+            by[dimension][(ngo, value)] = n
+            if dimension == "sex":
+                headline[(ngo, "opened")] += n
     headline = dict(headline)
     tables.append(
         count_table(
@@ -191,17 +265,12 @@ async def summary(session: AsyncSession, scope: Scope, filters: Filters) -> list
         ("cases_opened_by_citizenship", "citizenship", None),
         ("cases_opened_by_trm_stage", "trm_stage", None),
     ):
-        counts = dict(by[dimension])
+        counts = by[dimension]
         tables.append(
             count_table(name, "ngo", counts, scope, rows=_rows(ngos, counts), columns=order)
         )
     # A case has several categories: columns do not add up to the row's cases.
-    counts = await _pairs(
-        session,
-        f"SELECT {_NGO}, c, count(*) {base}, unnest(f.categories) AS c "
-        f"WHERE {opened.sql} GROUP BY 1, 2",
-        opened.params,
-    )
+    counts = by["category"]
     tables.append(
         count_table(
             "cases_opened_by_category",
@@ -217,12 +286,7 @@ async def summary(session: AsyncSession, scope: Scope, filters: Filters) -> list
         count_table("cases_closed_by_reason", "ngo", counts, scope, rows=_rows(ngos, counts))
     )
     # Distinct people: one person may have cases at two NGOs, so no totals.
-    counts = await _pairs(
-        session,
-        f"SELECT {_NGO}, COALESCE(f.sex, 'unknown'), count(DISTINCT f.person_id) {base} "
-        f"WHERE {opened.sql} GROUP BY 1, 2",
-        opened.params,
-    )
+    counts = await _persons_by_sex(session, scope, filters)
     tables.append(
         count_table(
             "persons_by_sex",
@@ -238,6 +302,54 @@ async def summary(session: AsyncSession, scope: Scope, filters: Filters) -> list
     return tables
 
 
+async def _persons_by_sex(
+    session: AsyncSession, scope: Scope, filters: Filters
+) -> dict[tuple[str, str], int]:
+    """Distinct people among the cases opened in the period, by NGO and sex.
+
+    Over all time, the maintained count of each NGO's people (``persons.sex``: a person
+    counts while they have an opened case of that sex there) — unless two NGOs in scope share
+    a label (former partners of one country, or NGOs without a label): a person could then be
+    counted under both, where the label's distinct count counts them once. A period, or a
+    shared label, counts the cases themselves.
+    """
+    if filters.date_from is None and filters.date_to is None:
+        where = _Where()
+        where.add(f"c.generation = {_GEN}")
+        where.add("c.measure = 'persons.sex'")
+        where.add("c.grain = 'all'")
+        if scope.tenant_id is not None:
+            where.add("c.tenant_id = :scope", scope=scope.tenant_id)
+        if filters.ngo is not None:
+            where.add("c.tenant_id = :ngo", ngo=filters.ngo)
+        country = "" if filters.country is None else "AND t.country = :country"
+        if filters.country is not None:
+            where.params["country"] = filters.country
+        rows = (
+            await session.execute(
+                text(
+                    f"SELECT {_NGO}, c.tenant_id, c.value, c.n FROM report_counts c "
+                    "LEFT JOIN tenant_labels t ON t.id = c.tenant_id "
+                    f"AND t.generation = c.generation WHERE {where.sql} {country} AND c.n <> 0"
+                ),
+                where.params,
+            )
+        ).all()
+        owners: dict[str, set[Any]] = defaultdict(set)
+        for ngo, tenant, _, _ in rows:
+            owners[str(ngo)].add(tenant)
+        if all(len(tenants) == 1 for tenants in owners.values()):
+            return {(str(ngo), str(sex)): int(n) for ngo, _, sex, n in rows}
+    opened = _where(scope, filters, day="f.opened_on")
+    opened.add("f.opened_on IS NOT NULL")
+    return await _pairs(
+        session,
+        f"SELECT {_NGO}, COALESCE(f.sex, 'unknown'), count(DISTINCT f.person_id) "
+        f"FROM case_facts f {_join()} WHERE {opened.sql} GROUP BY 1, 2",
+        opened.params,
+    )
+
+
 # ----------------------------------------------------------------------------- assistance
 
 
@@ -246,18 +358,29 @@ async def assistance(session: AsyncSession, scope: Scope, filters: Filters) -> l
     ngos = await _ngos(session, scope, filters)
     where = _where(scope, filters, day="f.provided_on", project="f.project_code")
     base = f"FROM assistance_facts f {_join()} WHERE {where.sql}"
+    records: dict[str, dict[tuple[str, str], int]] = {
+        "assistance.type": {},
+        "assistance.mode": {},
+    }
+    for ngo, kind, value, n in await _rollup(session, scope, filters, list(records), project=True):
+        records[kind][(ngo, value)] = n
     types = [t.value for t in AssistanceType]
     tables = []
+    measure: str | None
     for name, column, order, measure in (
-        ("assistance_records_by_type", "f.type", types, "count(*)"),
-        ("assistance_records_by_mode", "f.mode", [m.value for m in AssistanceMode], "count(*)"),
+        ("assistance_records_by_type", "assistance.type", types, None),
+        ("assistance_records_by_mode", "assistance.mode", [m.value for m in AssistanceMode], None),
         ("persons_assisted_by_type", "f.type", types, "count(DISTINCT f.person_id)"),
         ("persons_assisted", "'persons'", ["persons"], "count(DISTINCT f.person_id)"),
     ):
-        counts = await _pairs(
-            session, f"SELECT {_NGO}, {column}, {measure} {base} GROUP BY 1, 2", where.params
-        )
-        records = measure == "count(*)"
+        if measure is None:
+            counts = records[column]
+        else:
+            # Distinct people do not add up: counted over the records themselves.
+            counts = await _pairs(
+                session, f"SELECT {_NGO}, {column}, {measure} {base} GROUP BY 1, 2", where.params
+            )
+        is_records = measure is None
         tables.append(
             count_table(
                 name,
@@ -266,8 +389,8 @@ async def assistance(session: AsyncSession, scope: Scope, filters: Filters) -> l
                 scope,
                 rows=_rows(ngos, counts),
                 columns=order,
-                row_totals=records,
-                column_totals=records,
+                row_totals=is_records,
+                column_totals=is_records,
             )
         )
     return tables
@@ -453,7 +576,29 @@ async def indicators(
                 + ") AS x GROUP BY 1"
             )
         else:
-            selects, params = _indicator_selects(indicator, scope, filters, "NULL::uuid")
+            # Records add up: each source from the rollups when it filters on one code at
+            # most, else (a combination of codes) from its records.
+            rolled = [s for s in indicator.source if len(_source_filters(s)) <= 1]
+            for source in rolled:
+                measure, values = _source_measure(source)
+                for _, _, project, value in await _rollup(
+                    session,
+                    scope,
+                    filters,
+                    [measure],
+                    key="COALESCE(c.project, 'none')",
+                    values=values,
+                    project=True,
+                    by_ngo=False,
+                ):
+                    per_project[project] += value
+            rest = indicator.model_copy(
+                update={"source": [s for s in indicator.source if s not in rolled]}
+            )
+            if not rest.source:
+                counts |= {(indicator.key, p): v for p, v in per_project.items()}
+                continue
+            selects, params = _indicator_selects(rest, scope, filters, "NULL::uuid")
             sql = (
                 "SELECT project, count(*) FROM ("
                 + " UNION ALL ".join(selects)
@@ -474,6 +619,22 @@ async def indicators(
             column_totals=False,
         )
     ]
+
+
+def _source_filters(source: Source) -> dict[str, list[str]]:
+    codes = (
+        ("type", "mode", "outcome") if source.events == "assistance.recorded" else ("mode", "topic")
+    )
+    return {code: getattr(source, code) for code in codes if getattr(source, code) is not None}
+
+
+def _source_measure(source: Source) -> tuple[str, list[str] | None]:
+    """The rollup measure (and values) counting a source that filters on one code at most."""
+    prefix = "assistance" if source.events == "assistance.recorded" else "contacts"
+    for code, wanted in _source_filters(source).items():
+        return f"{prefix}.{code}", wanted
+    # No filter: every record, counted once (by any one of its codes).
+    return f"{prefix}.mode", None
 
 
 def _indicator_selects(
@@ -526,21 +687,44 @@ _SERIES: dict[str, tuple[str, str, str, str | None]] = {
 }
 
 
+#: Series summed from the rollups: every case, record or contact counts once in these.
+_ROLLED_SERIES = {
+    "cases_opened": "cases_opened.sex",
+    "cases_closed": "cases_closed.reason",
+    "assistance_records": "assistance.mode",
+    "contacts": "contacts.mode",
+}
+
+
 async def timeseries(
     session: AsyncSession, scope: Scope, filters: Filters, measure: str, interval: Interval
 ) -> list[ReportTable]:
     """One measure per week or month (rows) and NGO (columns)."""
     table, day, owner, project = _SERIES[measure]
-    pair = owner == "sender_tenant"
-    where = _where(scope, filters, owner=owner, day=day, project=project, pair=pair)
-    where.add(f"{day} IS NOT NULL")
     unit = "week" if interval == "week" else "month"
-    counts = await _pairs(
-        session,
-        f"SELECT to_char(date_trunc('{unit}', {day}), 'YYYY-MM-DD'), {_NGO}, count(*) "
-        f"FROM {table} f {_join(owner=owner)} WHERE {where.sql} GROUP BY 1, 2",
-        where.params,
-    )
+    bucket = "to_char(date_trunc('{unit}', {day}), 'YYYY-MM-DD')"
+    if measure in _ROLLED_SERIES:
+        # Weeks straddle months: by week from day rows only.
+        rolled = await _rollup(
+            session,
+            scope,
+            filters,
+            [_ROLLED_SERIES[measure]],
+            key=bucket.format(unit=unit, day="c.day"),
+            project=project is not None,
+            months=unit == "month",
+        )
+        counts: dict[tuple[str, str], int] = {(k, ngo): n for ngo, _, k, n in rolled}
+    else:
+        pair = owner == "sender_tenant"
+        where = _where(scope, filters, owner=owner, day=day, project=project, pair=pair)
+        where.add(f"{day} IS NOT NULL")
+        counts = await _pairs(
+            session,
+            f"SELECT {bucket.format(unit=unit, day=day)}, {_NGO}, count(*) "
+            f"FROM {table} f {_join(owner=owner)} WHERE {where.sql} GROUP BY 1, 2",
+            where.params,
+        )
     ngos = await _ngos(session, scope, filters)
     return [
         count_table(
