@@ -184,7 +184,11 @@ async def generate(platform: Platform, *, cases: int) -> float:
                 "overdue_periods",
             ],
         )  # fmt: skip
-        await conn.execute("ANALYZE")
+        # Three years of rows would long have been vacuumed: the visibility map set, so the
+        # reports' covering indexes answer without visiting the table (a fresh COPY has it
+        # unset, and every index scan then reads the heap too: 165 ms against 90 for one
+        # indicator over 1,000,000 records).
+        await conn.execute("VACUUM (ANALYZE)")
     finally:
         await conn.close()
     return time.perf_counter() - began
