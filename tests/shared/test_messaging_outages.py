@@ -15,7 +15,7 @@ from faststream.nats import NatsBroker
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from prometheus_client import CollectorRegistry
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from tirek.db import database_unavailable
 from tirek.events.envelope import Envelope
@@ -57,6 +57,10 @@ def test_unreachable_databases_are_told_apart_from_bad_statements() -> None:
     assert database_unavailable(refused)
     assert database_unavailable(_lost_connection())
     assert database_unavailable(asyncpg.exceptions.CannotConnectNowError("starting up"))
+    # The server is there but cannot do the work now: its disk is full.
+    full = DBAPIError("INSERT", {}, asyncpg.exceptions.DiskFullError("could not extend file"))
+    assert database_unavailable(full)
+    assert database_unavailable(asyncpg.exceptions.TooManyConnectionsError("too many clients"))
     assert not database_unavailable(ValueError("no such case"))
     constraint = asyncpg.exceptions.UniqueViolationError("duplicate key")
     assert not database_unavailable(constraint)

@@ -54,6 +54,11 @@ def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
 #: (connection exceptions), and an administrator's or a crash's shutdown, or a server still
 #: starting up.
 _UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+#: Classes of SQLSTATE that say the server cannot do the work now, whatever the statement:
+#: 08 (connection exceptions) and 53 (insufficient resources: a full disk, out of memory,
+#: too many connections). ``make test-faults`` filled PostgreSQL's disk: requests answered
+#: 500 and consumers spent their deliveries on ``53100 disk_full``.
+_UNAVAILABLE_CLASSES = ("08", "53")
 
 
 def database_unavailable(exc: BaseException) -> bool:
@@ -78,7 +83,7 @@ def database_unavailable(exc: BaseException) -> bool:
             return True
         sqlstate = getattr(current, "sqlstate", None) or getattr(current, "pgcode", None)
         if isinstance(sqlstate, str) and (
-            sqlstate.startswith("08") or sqlstate in _UNAVAILABLE_SQLSTATES
+            sqlstate.startswith(_UNAVAILABLE_CLASSES) or sqlstate in _UNAVAILABLE_SQLSTATES
         ):
             return True
         pending += [getattr(current, "orig", None), current.__cause__, current.__context__]
