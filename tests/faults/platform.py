@@ -278,6 +278,12 @@ class Platform:
         assert self.nats_server is not None and self.nats_server.process is not None
         os.kill(self.nats_server.process.pid, signal.SIGCONT)
 
+    def postgres_running(self) -> bool:
+        try:
+            return self._postgres_processes()[0].is_running()
+        except (OSError, ValueError, psutil.Error):
+            return False
+
     def stop_postgres(self) -> None:
         # immediate: no checkpoint, every connection cut, crash recovery on the next start.
         self.pg.stop(mode="immediate")
@@ -312,12 +318,18 @@ def wait_ready(
 
 
 def start_platform(
-    home: Path, *, namespace: str, services: tuple[str, ...], cluster: bool = False
+    home: Path,
+    *,
+    namespace: str,
+    services: tuple[str, ...],
+    cluster: bool = False,
+    pg_dir: Path | None = None,
 ) -> Platform:
-    """Servers of our own, then ``make run``'s Stack and seed against them."""
+    """Servers of our own, then ``make run``'s Stack and seed against them. ``pg_dir``:
+    where PostgreSQL keeps its data (a small disk of its own, say)."""
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o755)
-    pg = PostgresServer(home / "pg").start()
+    pg = PostgresServer(pg_dir or home / "pg").start()
     nats_server: NatsServer | None = None
     nats_cluster: NatsCluster | None = None
     try:
