@@ -6,8 +6,9 @@ from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notification.deliveries.dispatcher import Dispatcher
+from notification.deliveries.group_commit import record
 from notification.deliveries.planning import Planner
-from notification.rules.cache import COORDINATION, disabled_key
+from notification.rules.cache import COORDINATION, NAMES, tenant_key
 from notification.tenants.offboarding import TENANT_DATA
 from notification.tenants.service import apply_tenant_event
 from tirek.db import UnitOfWork
@@ -48,7 +49,7 @@ def register_handlers(
                 ):
                     await erase_tenant(session, payload.tenant_id, TENANT_DATA)
                     planner.cache.invalidate_on_commit(
-                        session, disabled_key(payload.tenant_id), COORDINATION
+                        session, tenant_key(payload.tenant_id), COORDINATION, NAMES
                     )
             return
         if not isinstance(payload, TenantOnboarded | TenantSuspended | TenantReactivated):
@@ -58,12 +59,14 @@ def register_handlers(
                 session, consumer=NOTIFICATION_ADMIN.name, event_id=envelope.id
             ):
                 await apply_tenant_event(session, payload)
-                # A coordination tenant onboarded, suspended or back: planning sees it now.
-                planner.cache.invalidate_on_commit(session, COORDINATION)
+                # A coordination tenant onboarded, suspended or back, an NGO's names:
+                # planning sees them now.
+                planner.cache.invalidate_on_commit(session, COORDINATION, NAMES)
 
     async def plan(envelope: Envelope, consumer: str) -> None:
         envelope.payload()  # an event that fails its contract is dead-lettered, not guessed at
-        if await planner.plan(envelope, consumer=consumer):
+        decided = await planner.decide(envelope, consumer=consumer)
+        if decided is not None and (await record(sessions, [decided])).get(envelope.id):
             dispatcher.wake()
 
     @subscriber(broker, naming, NOTIFICATION_REFERRALS)
