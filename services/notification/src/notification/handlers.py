@@ -1,4 +1,11 @@
-"""Notification's event handlers: tenant directory updates, and planning deliveries."""
+"""Notification's event handlers: tenant directory updates, and planning deliveries.
+
+Referral and case events are fetched up to :data:`BATCH_SIZE` at a time and handled
+concurrently: each is planned on its own (:meth:`Planner.decide`, from what planning keeps in
+memory), and the deliveries of those handled together are recorded in one transaction
+(:class:`~notification.deliveries.group_commit.GroupCommit`), each event acked only once its
+own deliveries and inbox marks have committed.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,7 @@ from faststream.nats import NatsBroker
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notification.deliveries.dispatcher import Dispatcher
-from notification.deliveries.group_commit import record
+from notification.deliveries.group_commit import GroupCommit
 from notification.deliveries.planning import Planner
 from notification.rules.cache import COORDINATION, NAMES, tenant_key
 from notification.tenants.offboarding import TENANT_DATA
@@ -28,6 +35,9 @@ from tirek.messaging.streams import (
     NOTIFICATION_CASES,
     NOTIFICATION_REFERRALS,
 )
+
+#: Referral and case events fetched and handled at a time (their deliveries commit together).
+BATCH_SIZE = 64
 
 
 def register_handlers(
@@ -63,16 +73,19 @@ def register_handlers(
                 # planning sees them now.
                 planner.cache.invalidate_on_commit(session, COORDINATION, NAMES)
 
-    async def plan(envelope: Envelope, consumer: str) -> None:
+    referrals = GroupCommit(sessions, NOTIFICATION_REFERRALS.name)
+    cases = GroupCommit(sessions, NOTIFICATION_CASES.name)
+
+    async def plan(envelope: Envelope, consumer: str, group: GroupCommit) -> None:
         envelope.payload()  # an event that fails its contract is dead-lettered, not guessed at
         decided = await planner.decide(envelope, consumer=consumer)
-        if decided is not None and (await record(sessions, [decided])).get(envelope.id):
+        if decided is not None and await group.record(decided):
             dispatcher.wake()
 
-    @subscriber(broker, naming, NOTIFICATION_REFERRALS)
+    @subscriber(broker, naming, NOTIFICATION_REFERRALS, batch_size=BATCH_SIZE)
     async def on_referral_event(envelope: Envelope) -> None:
-        await plan(envelope, NOTIFICATION_REFERRALS.name)
+        await plan(envelope, NOTIFICATION_REFERRALS.name, referrals)
 
-    @subscriber(broker, naming, NOTIFICATION_CASES)
+    @subscriber(broker, naming, NOTIFICATION_CASES, batch_size=BATCH_SIZE)
     async def on_case_event(envelope: Envelope) -> None:
-        await plan(envelope, NOTIFICATION_CASES.name)
+        await plan(envelope, NOTIFICATION_CASES.name, cases)
