@@ -8,7 +8,10 @@ import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy import text
+
 from notification.rules.cache import PlanningCache
+from notification.rules.listener import APPLICATION_NAME, SetupListener
 from tests.notification.conftest import Auth, Notification
 from tests.notification.events import case_registered
 from tirek.demo.consortium import tenant_by_code
@@ -180,3 +183,90 @@ async def test_a_read_whose_shared_load_was_cancelled_loads_by_itself() -> None:
     await asyncio.sleep(0)
     loader.cancel()
     assert await waiter == "value", "a read failed because another read was cancelled"
+
+
+async def _insert_recipient(notif: Notification, tenant: uuid.UUID, user: str) -> None:
+    """As another instance of notification, or ``seed-demo``, would: straight in the database."""
+    async with notif.admin_engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO recipients (id, tenant_id, user_id, roles, language, email, "
+                "preferences, active) VALUES (:id, :t, :u, ARRAY['caseworker'], 'ru', "
+                "'direct@tld.example', '{}'::jsonb, true)"
+            ),
+            {"id": uuid.uuid4(), "t": tenant, "u": user},
+        )
+
+
+async def _delete_recipient(notif: Notification, tenant: uuid.UUID, user: str) -> None:
+    async with notif.admin_engine.begin() as conn:
+        await conn.execute(
+            text("DELETE FROM recipients WHERE tenant_id = :t AND user_id = :u"),
+            {"t": tenant, "u": user},
+        )
+
+
+async def test_a_recipient_added_by_another_process_counts_at_once(notif: Notification) -> None:
+    assert notif.settings.rule_cache_seconds > 20, "the test must not pass by a TTL running out"
+    user = f"tld-direct-{uuid.uuid4().hex[:8]}"
+    unknown = case_registered("TLD", "tld-caseworker", assignee_id=user)
+    await notif.publish(unknown)
+    await notif.settled()  # TLD's setup, without this user, is now in the planner's cache
+    assert await notif.count("deliveries", "event_id = :e", e=unknown.id) == 0
+
+    await _insert_recipient(notif, TLD, user)
+    try:
+        known = case_registered("TLD", "tld-caseworker", assignee_id=user)
+        await notif.publish(known)
+        await notif.planned(known.id, 2)  # the commit's NOTIFY, not the TTL
+    finally:
+        await _delete_recipient(notif, TLD, user)
+    gone = case_registered("TLD", "tld-caseworker", assignee_id=user)
+    await notif.publish(gone)
+    await notif.settled()
+    assert await notif.count("deliveries", "event_id = :e", e=gone.id) == 0, (
+        "a recipient removed by another process was still notified"
+    )
+
+
+async def test_the_listener_reconnects_and_forgets_what_it_may_have_missed(
+    notif: Notification,
+) -> None:
+    listener: SetupListener = notif.app.state.setup_listener
+    user = f"tld-missed-{uuid.uuid4().hex[:8]}"
+    warm = case_registered("TLD", "tld-caseworker", assignee_id=user)
+    await notif.publish(warm)
+    await notif.settled()
+    # Its connection dies; a change commits before it listens again (its NOTIFY is lost).
+    async with notif.admin_engine.begin() as conn:
+        killed = await conn.execute(
+            text(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE application_name = :name AND datname = current_database()"
+            ),
+            {"name": APPLICATION_NAME},
+        )
+        assert killed.all() == [(True,)], "the listener's connection was not found"
+    await _insert_recipient(notif, TLD, user)
+    try:
+        await notif.wait_for("the listener lost its connection", _not(listener.listening))
+        await notif.wait_for("the listener listens again", _is(listener.listening))
+        missed = case_registered("TLD", "tld-caseworker", assignee_id=user)
+        await notif.publish(missed)
+        await notif.planned(missed.id, 2)
+    finally:
+        await _delete_recipient(notif, TLD, user)
+
+
+def _is(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return event.is_set()
+
+    return check
+
+
+def _not(event: asyncio.Event) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return not event.is_set()
+
+    return check
