@@ -78,7 +78,9 @@ async def record(
 ) -> dict[uuid.UUID, int]:
     """Record ``plans`` in one transaction; new deliveries by event id (none: already done)."""
     async with UnitOfWork(sessions, None) as session:
-        marks = list(dict.fromkeys((t.mark, p.event_id) for p in plans for t in p.tenants))
+        # In one order whatever the group's: two instances claiming the same redelivered
+        # events wait for each other instead of deadlocking.
+        marks = sorted({(t.mark, p.event_id) for p in plans for t in p.tenants})
         claimed = await session.execute(
             _CLAIM,
             {"consumers": [m for m, _ in marks], "event_ids": [e for _, e in marks]},
