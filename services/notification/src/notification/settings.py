@@ -41,10 +41,10 @@ class NotificationSettings(ServiceSettings):
     digest_hour: int = 6
     #: Seconds planning keeps what it reads for every event (``TIREK_RULE_CACHE_SECONDS``; 0:
     #: read it for every event): the rules of an event type, the tenant directory, and each
-    #: tenant's setup (rules turned off, channels, active recipients). A change made through
-    #: this instance's API applies at once; one made through another instance of notification,
-    #: or straight in the database (``python -m notification seed-demo``), within this many
-    #: seconds.
+    #: tenant's setup (rules turned off, channels, active recipients). A change applies at
+    #: once wherever it was committed (the database NOTIFYs every instance:
+    #: ``notification.rules.listener``); this bounds how long one made while an instance was
+    #: not listening can go unseen.
     rule_cache_seconds: float = 30.0
 
 

@@ -4,10 +4,11 @@ off, channels, active recipients).
 
 Planning read them from the database for every event (about half of notification's CPU on a
 ``case.registered``, and with them in memory an event that notifies no one costs no database
-work at all). This process forgets an entry as soon as it commits a change to it (a rule turned
-on or off, a channel configured, a recipient added, changed or removed through the API, a
-``tenant.*`` event); a change committed by another instance (or another process, such as
-``seed-demo``) is seen once the entry is ``ttl`` seconds old (``TIREK_RULE_CACHE_SECONDS``).
+work at all). An entry is forgotten as soon as a change to it commits: in this process by the
+view or handler that made it (a rule turned on or off, a channel configured, a recipient added,
+changed or removed, a ``tenant.*`` event), from any process by the database's NOTIFY
+(:mod:`notification.rules.listener`). ``ttl`` (``TIREK_RULE_CACHE_SECONDS``) bounds how long
+a change made while this process was not listening can go unseen.
 """
 
 from __future__ import annotations
