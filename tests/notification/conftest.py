@@ -31,7 +31,7 @@ from tirek.demo.consortium import DEMO_PASSWORD, TENANTS
 from tirek.demo.seed import publish_tenants
 from tirek.events import Envelope
 from tirek.messaging.naming import Naming
-from tirek.messaging.streams import ensure_streams
+from tirek.messaging.streams import NOTIFICATION_CASES, ConsumerSpec, ensure_streams
 from tirek.testing.plugin import MakeDatabase
 
 GetToken = Callable[[str], Awaitable[str]]
@@ -96,6 +96,18 @@ class Notification:
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"timed out waiting until {what}")
+
+    async def settled(self, spec: ConsumerSpec = NOTIFICATION_CASES) -> None:
+        """Wait until the consumer has handled and acked every event published so far (an
+        event that notifies no one leaves no row to wait for)."""
+        js = self.nc.jetstream()
+        stream, durable = spec.stream_name(self.naming), spec.durable(self.naming)
+
+        async def done() -> bool:
+            info = await js.consumer_info(stream, durable)
+            return info.num_pending == 0 and info.num_ack_pending == 0
+
+        await self.wait_for(f"{spec.name} has handled every event", done)
 
     async def planned(self, event_id: uuid.UUID, expected: int) -> None:
         """Wait until the handler has planned ``expected`` deliveries for the event."""

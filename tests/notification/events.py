@@ -80,7 +80,8 @@ def return_planned(sender: str, receiver: str) -> Envelope:
     return Envelope.wrap(payload, tenant=payload.sender_tenant, subject=payload.return_id)
 
 
-def case_registered(owner: str, assigned_to: str) -> Envelope:
+def case_registered(owner: str, assigned_to: str, *, assignee_id: str | None = None) -> Envelope:
+    """A case of ``owner`` assigned to the demo user ``assigned_to`` (or to ``assignee_id``)."""
     payload = CaseRegistered.model_validate(
         {
             "case_id": uuid.uuid4(),
@@ -94,7 +95,7 @@ def case_registered(owner: str, assigned_to: str) -> Envelope:
             "trm_stage": "identification",
             "status": "active",
             "risk_level": "high",
-            "assigned_to": user_id(assigned_to),
+            "assigned_to": assignee_id or user_id(assigned_to),
         }
     )
     return Envelope.wrap(payload, tenant=tenant_by_code(owner).id, subject=payload.case_id)

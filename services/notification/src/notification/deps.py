@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from notification.rules.cache import PlanningCache
 from tirek.auth import CurrentPrincipal, Principal, Role, require_roles
 from tirek.crypto import KeyProvider
 from tirek.db import UnitOfWork
@@ -24,10 +25,17 @@ async def get_keys(request: Request) -> KeyProvider:
     return keys
 
 
+def get_planning_cache(request: Request) -> PlanningCache:
+    cache: PlanningCache = request.app.state.planner.cache
+    return cache
+
+
 #: An NGO's administrator: manages its channels, recipients, rules; sees its deliveries.
 TenantAdmin = Annotated[Principal, Depends(require_roles(Role.TENANT_ADMIN))]
 Keys = Annotated[KeyProvider, Depends(get_keys)]
 Sessions = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessions)]
+#: What planning keeps in memory: a view that changes a tenant's setup forgets it on commit.
+Planning = Annotated[PlanningCache, Depends(get_planning_cache)]
 
 
 class Work:

@@ -27,6 +27,7 @@ from notification.inbox import views as inbox_views
 from notification.recipients import views as recipient_views
 from notification.rules import views as rule_views
 from notification.rules.cache import PlanningCache
+from notification.rules.listener import SetupListener
 from notification.settings import NotificationSettings, get_settings
 from notification.templates.render import Renderer
 from notification.tenants.offboarding import TENANT_DATA
@@ -103,6 +104,8 @@ def create_app(
         digest_hour=settings.digest_hour,
         cache=PlanningCache(settings.rule_cache_seconds),
     )
+    # Forgets a tenant's setup as soon as any process commits a change to it.
+    listener = SetupListener(engine, planner.cache)
     broker: NatsBroker = create_broker(settings, tracer_provider=tracer_provider)
     register_handlers(
         broker, naming=naming, sessions=sessions, planner=planner, dispatcher=dispatcher
@@ -110,6 +113,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await listener.start()  # before the handlers plan from the cache
         try:
             async with connected(
                 app,
@@ -125,7 +129,9 @@ def create_app(
                     yield
                 finally:
                     await dispatcher.stop()
+                    await listener.stop()  # before the engine is disposed
         finally:
+            await listener.stop()  # (again, if connecting failed: a no-op otherwise)
             await http.aclose()
 
     app = create_service_app(
@@ -144,6 +150,7 @@ def create_app(
     app.state.channels = channels
     app.state.dispatcher = dispatcher
     app.state.planner = planner
+    app.state.setup_listener = listener
     for router in (
         inbox_views.router,
         recipient_views.router,

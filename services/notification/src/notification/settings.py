@@ -39,10 +39,12 @@ class NotificationSettings(ServiceSettings):
     dispatch_interval: float = 2.0
     #: Hour (UTC) of the daily digest.
     digest_hour: int = 6
-    #: Seconds planning keeps the rules of an event type, the coordination tenants and each
-    #: tenant's rules turned off (``TIREK_RULE_CACHE_SECONDS``; 0: read them for every event).
-    #: A change made through this instance applies at once; one made through another instance
-    #: of notification (or straight in the database) applies within this many seconds.
+    #: Seconds planning keeps what it reads for every event (``TIREK_RULE_CACHE_SECONDS``; 0:
+    #: read it for every event): the rules of an event type, the tenant directory, and each
+    #: tenant's setup (rules turned off, channels, active recipients). A change applies at
+    #: once wherever it was committed (the database NOTIFYs every instance:
+    #: ``notification.rules.listener``); this bounds how long one made while an instance was
+    #: not listening can go unseen.
     rule_cache_seconds: float = 30.0
 
 

@@ -4,7 +4,8 @@ from fastapi import APIRouter
 
 from notification.channels import service
 from notification.channels.schemas import ChannelIn, ChannelKind, ChannelOut
-from notification.deps import AdminWork, Keys
+from notification.deps import AdminWork, Keys, Planning
+from notification.rules.cache import tenant_key
 from tirek.web.problems import Unprocessable
 
 router = APIRouter(prefix="/v1/channels", tags=["channels"])
@@ -28,13 +29,16 @@ async def list_channels(work: AdminWork) -> list[ChannelOut]:
 
 @router.put("/{kind}", response_model=ChannelOut)
 async def configure_channel(
-    kind: ChannelKind, data: ChannelIn, work: AdminWork, keys: Keys
+    kind: ChannelKind, data: ChannelIn, work: AdminWork, keys: Keys, planning: Planning
 ) -> ChannelOut:
+    """Turn a channel on or off, or change its url or secret (planning sees the change once it
+    has committed; other instances of notification within their cache's TTL)."""
     if kind == "webhook" and data.enabled and not data.url:
         raise Unprocessable("A webhook needs a url.", title="Missing webhook url")
     if kind in ("inbox", "email") and (data.url or data.secret):
         raise Unprocessable(f"The {kind} channel takes no url or secret.", title="Unexpected field")
     async with work() as session:
+        planning.invalidate_on_commit(session, tenant_key(work.principal.tenant_id))
         state = await service.configure(
             session, keys, tenant_id=work.principal.tenant_id, kind=kind, data=data
         )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
@@ -45,15 +47,40 @@ async def remove(session: AsyncSession, *, user_id: str) -> bool:
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def matching(
-    session: AsyncSession, *, role: str | None, user_id: str | None
-) -> list[Recipient]:
-    """Active recipients of the session's tenant holding ``role``, or the one ``user_id``."""
-    query = select(Recipient).where(Recipient.active.is_(True))
+@dataclass(frozen=True)
+class Addressee:
+    """An active recipient as planning keeps it (a plain value, shared across events)."""
+
+    user_id: str
+    roles: frozenset[str]
+    language: str
+    email: str | None
+    telegram_chat_id: str | None
+    preferences: Mapping[str, str]
+
+
+async def active(session: AsyncSession) -> list[Addressee]:
+    """The session's tenant's active recipients, by user id."""
+    query = select(Recipient).where(Recipient.active.is_(True)).order_by(Recipient.user_id)
+    return [
+        Addressee(
+            user_id=row.user_id,
+            roles=frozenset(row.roles),
+            language=row.language,
+            email=row.email,
+            telegram_chat_id=row.telegram_chat_id,
+            preferences=dict(row.preferences),
+        )
+        for row in (await session.scalars(query)).all()
+    ]
+
+
+def matching(
+    recipients: Iterable[Addressee], *, role: str | None, user_id: str | None
+) -> list[Addressee]:
+    """Those of ``recipients`` holding ``role``, or the one ``user_id``."""
     if user_id is not None:
-        query = query.where(Recipient.user_id == user_id)
-    elif role is not None:
-        query = query.where(Recipient.roles.contains([role]))
-    else:
-        return []
-    return list((await session.scalars(query.order_by(Recipient.user_id))).all())
+        return [r for r in recipients if r.user_id == user_id]
+    if role is not None:
+        return [r for r in recipients if role in r.roles]
+    return []

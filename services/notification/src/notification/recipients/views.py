@@ -4,9 +4,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Response
 
-from notification.deps import AdminWork
+from notification.deps import AdminWork, Planning
 from notification.recipients import service
 from notification.recipients.schemas import RecipientIn, RecipientOut
+from notification.rules.cache import tenant_key
 from tirek.web.problems import NotFound
 
 router = APIRouter(prefix="/v1/recipients", tags=["recipients"])
@@ -30,9 +31,14 @@ async def get_recipient(user_id: UserId, work: AdminWork) -> RecipientOut:
 
 
 @router.put("/{user_id}", response_model=RecipientOut)
-async def put_recipient(user_id: UserId, data: RecipientIn, work: AdminWork) -> RecipientOut:
-    """Create or replace a user's roles, language, addresses and per-channel preferences."""
+async def put_recipient(
+    user_id: UserId, data: RecipientIn, work: AdminWork, planning: Planning
+) -> RecipientOut:
+    """Create or replace a user's roles, language, addresses and per-channel preferences
+    (planning sees the change once it has committed; other instances of notification within
+    their cache's TTL)."""
     async with work() as session:
+        planning.invalidate_on_commit(session, tenant_key(work.principal.tenant_id))
         recipient = await service.upsert(
             session, tenant_id=work.principal.tenant_id, user_id=user_id, data=data
         )
@@ -40,8 +46,9 @@ async def put_recipient(user_id: UserId, data: RecipientIn, work: AdminWork) -> 
 
 
 @router.delete("/{user_id}", status_code=204)
-async def delete_recipient(user_id: UserId, work: AdminWork) -> Response:
+async def delete_recipient(user_id: UserId, work: AdminWork, planning: Planning) -> Response:
     async with work() as session:
+        planning.invalidate_on_commit(session, tenant_key(work.principal.tenant_id))
         if not await service.remove(session, user_id=user_id):
             raise NotFound("No such recipient in your organisation.", title="Recipient not found")
     return Response(status_code=204)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 
-from notification.deps import AdminWork
+from notification.deps import AdminWork, Planning
 from notification.rules import service
-from notification.rules.cache import PlanningCache, disabled_key
+from notification.rules.cache import tenant_key
 from notification.rules.schemas import RuleChange, RuleOut
 from tirek.web.problems import NotFound
 
@@ -35,13 +35,12 @@ async def list_rules(work: AdminWork) -> list[RuleOut]:
 
 @router.put("/{rule_id}", response_model=RuleOut)
 async def change_rule(
-    rule_id: RuleId, change: RuleChange, work: AdminWork, request: Request
+    rule_id: RuleId, change: RuleChange, work: AdminWork, planning: Planning
 ) -> RuleOut:
     """Turn a rule on or off for the caller's organisation only (planning sees the change
     once it has committed; other instances of notification within their cache's TTL)."""
-    cache: PlanningCache = request.app.state.planner.cache
     async with work() as session:
-        cache.invalidate_on_commit(session, disabled_key(work.principal.tenant_id))
+        planning.invalidate_on_commit(session, tenant_key(work.principal.tenant_id))
         rule = await service.set_enabled(
             session, tenant_id=work.principal.tenant_id, rule_id=rule_id, enabled=change.enabled
         )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
@@ -48,11 +48,7 @@ async def coordination_tenants(session: AsyncSession) -> list[uuid.UUID]:
     return list((await session.scalars(query)).all())
 
 
-async def names_of(
-    session: AsyncSession, ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, Mapping[str, str]]:
-    wanted = list(set(ids))
-    if not wanted:
-        return {}
-    rows = await session.execute(select(Tenant.id, Tenant.names).where(Tenant.id.in_(wanted)))
+async def all_names(session: AsyncSession) -> dict[uuid.UUID, Mapping[str, str]]:
+    """Every tenant's names, by id (the directory is a few dozen NGOs)."""
+    rows = await session.execute(select(Tenant.id, Tenant.names))
     return {tenant_id: names for tenant_id, names in rows.all()}

@@ -1,0 +1,158 @@
+"""Recording planned deliveries: events delivered together share one transaction.
+
+Modelled on reporting's projections (``reporting/projections/group_commit.py``). Each
+delivered event still has its own handler call, which returns (and is acked) only once the
+event's deliveries and inbox marks have committed, and fails alone: when a shared transaction
+fails, its events are recorded again one by one, each in its own transaction, so that one bad
+event is retried or dead-lettered by itself and never takes its neighbours with it. A group
+claims the inbox marks of all its events in one statement and writes each tenant's deliveries
+in one statement (under that tenant's row-level security), whatever the number of events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import DateTime, String, Uuid, bindparam, text
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from notification.deliveries.planning import Plan
+from tirek.db import UnitOfWork, set_tenant
+
+__all__ = ["GroupCommit", "record"]
+
+#: The inbox marks of a group (``tirek.messaging.inbox`` semantics: a row per (consumer,
+#: event), the effect written only where the row is new). The inbox has no tenant RLS.
+_CLAIM = text(
+    "INSERT INTO inbox (consumer, event_id) "
+    "SELECT * FROM unnest(CAST(:consumers AS text[]), CAST(:event_ids AS uuid[])) "
+    "ON CONFLICT DO NOTHING RETURNING consumer, event_id"
+).bindparams(
+    bindparam("consumers", type_=ARRAY(String())),
+    bindparam("event_ids", type_=ARRAY(Uuid())),
+)
+
+#: One tenant's deliveries in one statement, a column array each (a text statement:
+#: SQLAlchemy does not cache the compilation of PostgreSQL's ON CONFLICT); the unique
+#: constraint on (tenant, event, recipient, channel) drops a repeated one.
+_INSERT = text(
+    "INSERT INTO deliveries (tenant_id, attempts, id, event_id, event_type, rule_id, "
+    "recipient_key, channel, address, language, subject, body, link, status, next_attempt_at) "
+    "SELECT CAST(:tenant_id AS uuid), 0, d.* FROM unnest("
+    "CAST(:id AS uuid[]), CAST(:event_id AS uuid[]), CAST(:event_type AS text[]), "
+    "CAST(:rule_id AS text[]), CAST(:recipient_key AS text[]), CAST(:channel AS text[]), "
+    "CAST(:address AS text[]), CAST(:language AS text[]), CAST(:subject AS text[]), "
+    "CAST(:body AS text[]), CAST(:link AS text[]), CAST(:status AS text[]), "
+    "CAST(:next_attempt_at AS timestamptz[])) AS d "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+).bindparams(
+    bindparam("tenant_id", type_=Uuid()),
+    *(bindparam(name, type_=ARRAY(Uuid())) for name in ("id", "event_id")),
+    bindparam("next_attempt_at", type_=ARRAY(DateTime(timezone=True))),
+)
+#: The columns of :data:`_INSERT` a plan's rows fill, in its order.
+_COLUMNS = (
+    "id",
+    "event_id",
+    "event_type",
+    "rule_id",
+    "recipient_key",
+    "channel",
+    "address",
+    "language",
+    "subject",
+    "body",
+    "link",
+    "status",
+    "next_attempt_at",
+)
+
+
+async def record(
+    sessions: async_sessionmaker[AsyncSession], plans: Sequence[Plan]
+) -> dict[uuid.UUID, int]:
+    """Record ``plans`` in one transaction; new deliveries by event id (none: already done)."""
+    async with UnitOfWork(sessions, None) as session:
+        # In one order whatever the group's: two instances claiming the same redelivered
+        # events wait for each other instead of deadlocking.
+        marks = sorted({(t.mark, p.event_id) for p in plans for t in p.tenants})
+        claimed = await session.execute(
+            _CLAIM,
+            {"consumers": [m for m, _ in marks], "event_ids": [e for _, e in marks]},
+        )
+        first = {(consumer, event_id) for consumer, event_id in claimed.all()}
+        by_tenant: dict[uuid.UUID, list[Mapping[str, Any]]] = defaultdict(list)
+        for plan in plans:
+            for tenant in plan.tenants:
+                if (tenant.mark, plan.event_id) in first:
+                    first.discard((tenant.mark, plan.event_id))  # a copy twice in one group
+                    by_tenant[tenant.tenant_id].extend(tenant.rows)
+        created: Counter[uuid.UUID] = Counter()
+        for tenant_id, rows in by_tenant.items():
+            await set_tenant(session, tenant_id)  # the deliveries' row-level security
+            params: dict[str, Any] = {"tenant_id": tenant_id}
+            for name in _COLUMNS:
+                params[name] = [row[name] for row in rows]
+            inserted = await session.execute(_INSERT, params)
+            created.update(event_id for (event_id,) in inserted.all())
+        return dict(created)
+
+
+class GroupCommit:
+    """Records the plans of concurrent handler calls of one consumer in shared transactions.
+
+    At most one transaction runs at a time per consumer; plans that arrive meanwhile form the
+    next group (up to ``max_group``).
+    """
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], consumer: str, *, max_group: int = 256
+    ) -> None:
+        self._sessions = sessions
+        self._consumer = consumer
+        self._max_group = max_group
+        self._waiting: list[tuple[Plan, asyncio.Future[int]]] = []
+        self._worker: asyncio.Task[None] | None = None
+
+    async def record(self, plan: Plan) -> int:
+        """Return once ``plan`` has committed (how many deliveries were new); raise what
+        recording it alone raised."""
+        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._waiting.append((plan, done))
+        if self._worker is None or self._worker.done():
+            self._worker = asyncio.create_task(self._drain(), name=f"group-commit-{self._consumer}")
+        return await done
+
+    async def _drain(self) -> None:
+        # One turn of the loop first: handlers started together join the first group.
+        await asyncio.sleep(0)
+        while self._waiting:
+            group = self._waiting[: self._max_group]
+            del self._waiting[: self._max_group]
+            live = [(p, f) for p, f in group if not f.cancelled()]
+            if not live:
+                continue
+            try:
+                created = await record(self._sessions, [p for p, _ in live])
+            except Exception:
+                await self._one_by_one(live)
+            else:
+                for plan, done in live:
+                    if not done.done():
+                        done.set_result(created.get(plan.event_id, 0))
+
+    async def _one_by_one(self, group: list[tuple[Plan, asyncio.Future[int]]]) -> None:
+        for plan, done in group:
+            try:
+                created = await record(self._sessions, [plan])
+            except Exception as exc:
+                if not done.done():
+                    done.set_exception(exc)
+            else:
+                if not done.done():
+                    done.set_result(created.get(plan.event_id, 0))
