@@ -25,7 +25,7 @@ async def get_keys(request: Request) -> KeyProvider:
     return keys
 
 
-def get_planning_cache(request: Request) -> PlanningCache:
+async def get_planning_cache(request: Request) -> PlanningCache:
     cache: PlanningCache = request.app.state.planner.cache
     return cache
 
