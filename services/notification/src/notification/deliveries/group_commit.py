@@ -1,17 +1,14 @@
 """Recording planned deliveries: events delivered together share one transaction.
 
-Modelled on reporting's projections (``reporting/projections/group_commit.py``). Each
-delivered event still has its own handler call, which returns (and is acked) only once the
-event's deliveries and inbox marks have committed, and fails alone: when a shared transaction
-fails, its events are recorded again one by one, each in its own transaction, so that one bad
-event is retried or dead-lettered by itself and never takes its neighbours with it. A group
-claims the inbox marks of all its events in one statement and writes each tenant's deliveries
-in one statement (under that tenant's row-level security), whatever the number of events.
+The batching is the kernel's (:mod:`tirek.messaging.group_commit`: each event acked only once
+its deliveries and inbox marks committed; a failed group recorded again one event at a
+time). A group claims the inbox marks of all its events in one statement and writes each
+tenant's deliveries in one statement (under that tenant's row-level security), whatever the
+number of events.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -23,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from notification.deliveries.planning import Plan
 from tirek.db import UnitOfWork, set_tenant
+from tirek.messaging import group_commit as tirek_group_commit
 
 __all__ = ["GroupCommit", "record"]
 
@@ -103,56 +101,23 @@ async def record(
         return dict(created)
 
 
-class GroupCommit:
-    """Records the plans of concurrent handler calls of one consumer in shared transactions.
-
-    At most one transaction runs at a time per consumer; plans that arrive meanwhile form the
-    next group (up to ``max_group``).
-    """
+class GroupCommit(tirek_group_commit.GroupCommit[Plan, int]):
+    """Records the plans of concurrent handler calls of one consumer in shared transactions
+    (:class:`tirek.messaging.group_commit.GroupCommit`)."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], consumer: str, *, max_group: int = 256
     ) -> None:
-        self._sessions = sessions
-        self._consumer = consumer
-        self._max_group = max_group
-        self._waiting: list[tuple[Plan, asyncio.Future[int]]] = []
-        self._worker: asyncio.Task[None] | None = None
+        async def many(plans: Sequence[Plan]) -> list[int]:
+            created = await record(sessions, plans)
+            return [created.get(plan.event_id, 0) for plan in plans]
+
+        async def one(plan: Plan) -> int:
+            return (await record(sessions, [plan])).get(plan.event_id, 0)
+
+        super().__init__(many, one, name=consumer, max_group=max_group)
 
     async def record(self, plan: Plan) -> int:
         """Return once ``plan`` has committed (how many deliveries were new); raise what
         recording it alone raised."""
-        done: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._waiting.append((plan, done))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain(), name=f"group-commit-{self._consumer}")
-        return await done
-
-    async def _drain(self) -> None:
-        # One turn of the loop first: handlers started together join the first group.
-        await asyncio.sleep(0)
-        while self._waiting:
-            group = self._waiting[: self._max_group]
-            del self._waiting[: self._max_group]
-            live = [(p, f) for p, f in group if not f.cancelled()]
-            if not live:
-                continue
-            try:
-                created = await record(self._sessions, [p for p, _ in live])
-            except Exception:
-                await self._one_by_one(live)
-            else:
-                for plan, done in live:
-                    if not done.done():
-                        done.set_result(created.get(plan.event_id, 0))
-
-    async def _one_by_one(self, group: list[tuple[Plan, asyncio.Future[int]]]) -> None:
-        for plan, done in group:
-            try:
-                created = await record(self._sessions, [plan])
-            except Exception as exc:
-                if not done.done():
-                    done.set_exception(exc)
-            else:
-                if not done.done():
-                    done.set_result(created.get(plan.event_id, 0))
+        return await self.submit(plan)

@@ -1,16 +1,13 @@
 """Group commit: events delivered together are projected in one transaction.
 
-Each delivered event still has its own handler call, which returns (and is acked) only once
-the event's effect has committed, and fails alone: when a shared transaction fails, its
-events are applied again one by one, each in its own transaction, so that one bad event is
-retried or dead-lettered by itself and never takes its neighbours with it. What a group
-saves is a commit (an fsync) and a round trip per event: the inbox rows of the whole group
-are claimed in one statement, and each kind of upsert is sent once for all its rows.
+The batching is the kernel's (:mod:`tirek.messaging.group_commit`: each event acked once its
+own effect committed; a failed group applied again one event at a time). What a group saves
+here is a commit (an fsync) and a round trip per event: the inbox rows of the whole group are
+claimed in one statement, and each kind of upsert is sent once for all its rows.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
@@ -30,6 +27,7 @@ from reporting.projections.projector import (
 )
 from tirek.db import UnitOfWork
 from tirek.events import Envelope, ForgedTenant
+from tirek.messaging import group_commit as tirek_group_commit
 
 __all__ = ["GroupCommit", "project_one"]
 
@@ -88,55 +86,22 @@ async def _project_many(
                 raise ForgedTenant(f"a group's {write.table.name} rows belong to other tenants")
 
 
-class GroupCommit:
-    """Projects the events of concurrent handler calls of one consumer in shared transactions.
-
-    At most one transaction runs at a time per consumer; events that arrive meanwhile form
-    the next group (up to ``max_group``).
-    """
+class GroupCommit(tirek_group_commit.GroupCommit[Envelope, None]):
+    """Projects the events of concurrent handler calls of one consumer in shared transactions
+    (:class:`tirek.messaging.group_commit.GroupCommit`)."""
 
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], consumer: str, *, max_group: int = 256
     ) -> None:
-        self._sessions = sessions
-        self._consumer = consumer
-        self._max_group = max_group
-        self._waiting: list[tuple[Envelope, asyncio.Future[None]]] = []
-        self._worker: asyncio.Task[None] | None = None
+        async def many(envelopes: Sequence[Envelope]) -> list[None]:
+            await _project_many(sessions, consumer, envelopes)
+            return [None] * len(envelopes)
+
+        async def one(envelope: Envelope) -> None:
+            await project_one(sessions, consumer, envelope)
+
+        super().__init__(many, one, name=consumer, max_group=max_group)
 
     async def project(self, envelope: Envelope) -> None:
         """Return once ``envelope``'s effect committed; raise what applying it alone raised."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append((envelope, done))
-        if self._worker is None or self._worker.done():
-            self._worker = asyncio.create_task(self._drain(), name=f"group-commit-{self._consumer}")
-        await done
-
-    async def _drain(self) -> None:
-        # One turn of the loop first: handlers started together join the first group.
-        await asyncio.sleep(0)
-        while self._waiting:
-            group = self._waiting[: self._max_group]
-            del self._waiting[: self._max_group]
-            live = [(e, f) for e, f in group if not f.cancelled()]
-            if not live:
-                continue
-            try:
-                await _project_many(self._sessions, self._consumer, [e for e, _ in live])
-            except Exception:
-                await self._one_by_one(live)
-            else:
-                for _, done in live:
-                    if not done.done():
-                        done.set_result(None)
-
-    async def _one_by_one(self, group: list[tuple[Envelope, asyncio.Future[None]]]) -> None:
-        for envelope, done in group:
-            try:
-                await project_one(self._sessions, self._consumer, envelope)
-            except Exception as exc:
-                if not done.done():
-                    done.set_exception(exc)
-            else:
-                if not done.done():
-                    done.set_result(None)
+        await self.submit(envelope)
