@@ -4,6 +4,7 @@ the wire, delivery count 2) changes nothing."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Callable
 from datetime import date
@@ -16,6 +17,7 @@ from tests.faults.crash_before_ack import EXIT_CODE
 from tests.faults.load import OSH, Load
 from tests.faults.platform import Platform
 from tirek.messaging.streams import INTAKE_REFERRALS
+from tirek.testing.waiting import eventually
 
 WRAPPER = ["-m", "tests.faults.crash_before_ack", INTAKE_REFERRALS.name, "referral.accepted"]
 
@@ -66,7 +68,17 @@ async def test_a_consumer_crashing_between_effect_and_ack_applies_the_redelivery
     rows, settled = await settle(platform, load)
 
     # $JS.ACK.<stream>.<durable>.<delivered>.<stream seq>.<consumer seq>.<time>.<pending>
-    redelivered_acks = [s for s in acks if int(s.split(".")[4]) > 1]
+    def redelivered() -> list[str]:
+        return [s for s in acks if int(s.split(".")[4]) > 1]
+
+    async def seen() -> list[str]:
+        return redelivered()
+
+    # The redelivery comes one ack wait (8 s) after the crashed delivery, which may be later
+    # than the counters settle (the linked case was already there): wait for its ack.
+    with contextlib.suppress(AssertionError):
+        await eventually(seen, "the redelivered message acknowledged", within=30)
+    redelivered_acks = redelivered()
     await nc.close()
     again = await _rows(
         platform,
