@@ -38,6 +38,8 @@ QUERIES = (
     ("summary", "/v1/reports/summary"),
     ("referral funnel", "/v1/reports/referrals"),
     ("indicators", "/v1/reports/indicators"),
+    # Not among issue 8's targets, measured so its cost is seen: distinct people assisted.
+    ("assistance", "/v1/reports/assistance"),
 )
 PROJECTS = ["IOM-CA-2026", "USAID-SM", "MFA-NL", None]
 
