@@ -208,6 +208,23 @@ class Platform:
         if wait:
             wait_ready(self.urls[service], process)
 
+    def restart_services(self, services: tuple[str, ...]) -> None:
+        """Start each of ``services`` again, then wait until all are ready (they start
+        side by side, as after a machine's reboot)."""
+        for service in services:
+            self.start_service(service, wait=False)
+        for service in services:
+            self.wait_ready(service)
+
+    def exit_mark(self) -> dict[str, int]:
+        """Where each process's record of exit codes stands now (for :meth:`exits_since`)."""
+        return {name: len(codes) for name, codes in self.exits.items()}
+
+    def exits_since(self, mark: dict[str, int]) -> dict[str, list[int]]:
+        """The exit codes recorded after ``mark``, of the processes that exited since."""
+        since = {name: codes[mark.get(name, 0) :] for name, codes in self.exits.items()}
+        return {name: codes for name, codes in since.items() if codes}
+
     def start_replica(self, service: str) -> str:
         """A second instance of ``service``, named ``service#2``, on a port of its own: the same
         database, streams and durable consumers, as a Deployment's second replica. Returns

@@ -24,7 +24,7 @@ REPLICATED = ("intake", "referral", "notification", "reporting")
 async def test_two_instances_of_each_service_one_killed_mid_load_lose_and_double_nothing(
     platform: Platform, report: Callable[[Table], None]
 ) -> None:
-    exits_before = {name: len(codes) for name, codes in platform.exits.items()}
+    mark = platform.exit_mark()
     second = await asyncio.gather(
         *(asyncio.to_thread(platform.start_replica, service) for service in REPLICATED)
     )
@@ -45,10 +45,7 @@ async def test_two_instances_of_each_service_one_killed_mid_load_lose_and_double
         for service in REPLICATED:
             await asyncio.to_thread(platform.kill, service)  # the first instance only
         await asyncio.sleep(8)  # the second instances alone, past the ack wait
-        for service in REPLICATED:
-            await asyncio.to_thread(platform.start_service, service, wait=False)
-        for service in REPLICATED:
-            await asyncio.to_thread(platform.wait_ready, service)
+        await asyncio.to_thread(platform.restart_services, REPLICATED)
         await asyncio.sleep(3)
         await load.stop()
         await load.finish()
@@ -56,8 +53,7 @@ async def test_two_instances_of_each_service_one_killed_mid_load_lose_and_double
     finally:
         for service in REPLICATED:
             await asyncio.to_thread(platform.stop_replica, service)
-    exits = {name: codes[exits_before.get(name, 0) :] for name, codes in platform.exits.items()}
-    exits = {name: codes for name, codes in exits.items() if codes}
+    exits = platform.exits_since(mark)
     table = Table(
         "two instances of intake, referral, notification and reporting; the first of each "
         "killed (kill -9) at once, the second alone for 8 s, then the first started again",

@@ -15,7 +15,7 @@ from tests.faults.platform import Platform
 async def test_kill_9_of_each_service_mid_load_loses_and_doubles_nothing(
     platform: Platform, report: Callable[[Table], None]
 ) -> None:
-    exits_before = {name: len(codes) for name, codes in platform.exits.items()}
+    mark = platform.exit_mark()
     load = Load(platform.urls, platform.issuer, marker=date(2020, 1, 1))
     await load.start()
     await asyncio.sleep(3)
@@ -32,7 +32,7 @@ async def test_kill_9_of_each_service_mid_load_loses_and_doubles_nothing(
     await load.stop()
     await load.finish()
     rows, settled = await settle(platform, load)
-    exits = {name: codes[exits_before.get(name, 0) :] for name, codes in platform.exits.items()}
+    exits = platform.exits_since(mark)
     table = Table(
         "kill -9 of intake, referral, notification, reporting and admin in turn, 3 s apart, "
         "each started again at once",
@@ -58,7 +58,7 @@ async def test_everything_killed_at_once_loses_and_doubles_nothing(
     PostgreSQL's fsync and JetStream's ``sync_interval: always`` (deploy/nats) are for, and it
     cannot be caused from here: this scenario proves that no acknowledged effect depends on
     any process outliving another."""
-    exits_before = {name: len(codes) for name, codes in platform.exits.items()}
+    mark = platform.exit_mark()
     load = Load(platform.urls, platform.issuer, marker=date(2020, 12, 1))
     await load.start()
     await asyncio.sleep(4)
@@ -70,15 +70,12 @@ async def test_everything_killed_at_once_loses_and_doubles_nothing(
     await asyncio.sleep(3)
     await asyncio.to_thread(platform.start_postgres)
     await asyncio.to_thread(platform.start_nats)
-    for service in SERVICES:
-        await asyncio.to_thread(platform.start_service, service, wait=False)
-    for service in SERVICES:
-        await asyncio.to_thread(platform.wait_ready, service)
+    await asyncio.to_thread(platform.restart_services, SERVICES)
     await asyncio.sleep(3)
     await load.stop()
     await load.finish()
     rows, settled = await settle(platform, load)
-    exits = {name: codes[exits_before.get(name, 0) :] for name, codes in platform.exits.items()}
+    exits = platform.exits_since(mark)
     table = Table(
         "everything at once: kill -9 of every service and of the NATS server, PostgreSQL "
         "stopped with -m immediate, in the same instant; all started again after 3 s",
