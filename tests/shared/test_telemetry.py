@@ -124,6 +124,25 @@ def test_traceparent_continues_the_trace_in_another_task(provider: TracerProvide
     assert consumer.parent.span_id == publisher.get_span_context().span_id
 
 
+def test_without_an_exporter_spans_are_not_recorded_but_their_trace_ids_still_travel(
+    monkeypatch: pytest.MonkeyPatch, json_logs: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    tracer = setup_tracing("test").get_tracer("test")
+    with tracer.start_as_current_span("publish") as publisher:
+        assert not publisher.is_recording()
+        traceparent = current_traceparent()
+        logging.getLogger("tirek.test").info("published")
+    assert traceparent is not None
+    trace_id = publisher.get_span_context().trace_id
+    assert traceparent.split("-")[1] == f"{trace_id:032x}"
+    with tracer.start_as_current_span(
+        "consume", context=context_from_traceparent(traceparent)
+    ) as consumer:
+        assert consumer.get_span_context().trace_id == trace_id
+    assert log_lines(json_logs)[-1]["trace_id"] == f"{trace_id:032x}"
+
+
 def test_malformed_traceparent_starts_a_new_trace(provider: TracerProvider) -> None:
     with provider.get_tracer("test").start_as_current_span(
         "consume", context=context_from_traceparent("not-a-traceparent")
