@@ -34,6 +34,62 @@ PAYLOAD: dict[str, Any] = {
 }
 
 
+# Names for :func:`registration`: (Cyrillic, Latin) pairs, as caseworkers type them.
+_FIRST = [
+    ("Тахир", "Takhir"), ("Рустам", "Rustam"), ("Фарход", "Farkhod"), ("Азамат", "Azamat"),
+    ("Бахтиёр", "Bakhtiyor"), ("Жасур", "Jasur"), ("Нурлан", "Nurlan"), ("Эркин", "Erkin"),
+    ("Шерзод", "Sherzod"), ("Улугбек", "Ulugbek"), ("Айбек", "Aibek"), ("Даврон", "Davron"),
+    ("Дильшод", "Dilshod"), ("Ислом", "Islom"), ("Камол", "Kamol"), ("Мирзо", "Mirzo"),
+    ("Гулнора", "Gulnora"), ("Дилноза", "Dilnoza"), ("Малика", "Malika"), ("Нигора", "Nigora"),
+    ("Айгуль", "Aigul"), ("Жыпар", "Jypar"), ("Асель", "Asel"), ("Зарина", "Zarina"),
+    ("Мадина", "Madina"), ("Шахноза", "Shakhnoza"), ("Феруза", "Feruza"), ("Сабина", "Sabina"),
+    ("Назира", "Nazira"), ("Лола", "Lola"),
+]  # fmt: skip
+_FAMILY = [
+    ("Сабиров", "Sabirov"), ("Каримов", "Karimov"), ("Рахимов", "Rakhimov"),
+    ("Юсупов", "Yusupov"), ("Назаров", "Nazarov"), ("Алиев", "Aliev"), ("Турсунов", "Tursunov"),
+    ("Исмаилов", "Ismailov"), ("Абдуллаев", "Abdullaev"), ("Хакимов", "Khakimov"),
+    ("Мамытов", "Mamytov"), ("Осмонов", "Osmonov"), ("Асанов", "Asanov"),
+    ("Жумабаев", "Zhumabaev"), ("Сейтказиев", "Seitkaziev"), ("Бекмуратов", "Bekmuratov"),
+    ("Токтогулов", "Toktogulov"), ("Эргашев", "Ergashev"), ("Усмонов", "Usmonov"),
+    ("Шарипов", "Sharipov"), ("Файзуллаев", "Faizullaev"), ("Мирзоев", "Mirzoev"),
+    ("Давлатов", "Davlatov"), ("Кадыров", "Kadyrov"), ("Султанов", "Sultanov"),
+    ("Ниязов", "Niyazov"), ("Орозов", "Orozov"), ("Садыков", "Sadykov"),
+    ("Тошматов", "Toshmatov"), ("Холматов", "Kholmatov"),
+]  # fmt: skip
+_FATHER = [
+    "Рустам", "Фарход", "Азамат", "Бахтиёр", "Нурлан", "Эркин", "Шерзод", "Улугбек", "Даврон",
+    "Ислом", "Камол", "Мирзо", "Жасур", "Айбек", "Тахир",
+]  # fmt: skip
+#: Every ``REPEAT_EVERY``-th registration is a person registered before (a returning client,
+#: or a second NGO's intake of the same person): the duplicate and partner checks find them.
+REPEAT_EVERY = 20
+
+
+def registration(i: int) -> dict[str, Any]:
+    """Registration ``i`` of a busy day: :data:`PAYLOAD` with a person of their own.
+
+    Names are drawn without repeats for the first 13,500 (first × family × father's names);
+    every :data:`REPEAT_EVERY`-th registration repeats an earlier person. The same person
+    registered thousands of times, as the benchmark first did, is a storm of duplicates whose
+    checks match thousands of cases each: not a busy day."""
+    if i % REPEAT_EVERY == REPEAT_EVERY - 1:
+        i -= REPEAT_EVERY // 2
+    n = (i * 7919) % (len(_FIRST) * len(_FAMILY) * len(_FATHER))
+    (first, first_latin), rest = _FIRST[n % len(_FIRST)], n // len(_FIRST)
+    (family, family_latin), father = _FAMILY[rest % len(_FAMILY)], _FATHER[rest // len(_FAMILY)]
+    female = first in {name for name, _ in _FIRST[16:]}
+    person = PAYLOAD["person"] | {
+        "first_name": first,
+        "second_name": family + ("а" if female else ""),
+        "patronymic": father + ("овна" if female else "ович"),
+        "name_latin": f"{first_latin} {family_latin}{'a' if female else ''}",
+        "sex": "female" if female else "male",
+        "birth_date": f"{1970 + n % 35}-{1 + n % 12:02d}-{1 + n % 28:02d}",
+    }
+    return PAYLOAD | {"person": person}
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return float("nan")
@@ -70,10 +126,13 @@ async def load(
     *,
     total: int,
     concurrency: int,
-    body: dict[str, Any] | None = None,
+    body: dict[str, Any] | Callable[[int], dict[str, Any]] = registration,
     on_created: Callable[[dict[str, Any], float], None] | None = None,
 ) -> tuple[float, list[float]]:
     """POST ``total`` bodies with ``concurrency`` in flight; (seconds, latencies in ms).
+
+    ``body`` is one body for every request, or ``body(i)`` the body of request ``i``
+    (default: :func:`registration`).
 
     ``headers`` may be a list: request ``i`` sends ``headers[i % len(headers)]`` (several
     NGOs' users registering at once)."""
@@ -87,7 +146,9 @@ async def load(
             for i in remaining:
                 started = time.perf_counter()
                 response = await client.post(
-                    url, json=body or PAYLOAD, headers=rotation[i % len(rotation)]
+                    url,
+                    json=body(i) if callable(body) else body,
+                    headers=rotation[i % len(rotation)],
                 )
                 done = time.perf_counter()
                 latencies.append((done - started) * 1000)

@@ -23,7 +23,7 @@ from datetime import date, timedelta
 import httpx
 import nats
 
-from bench.common import PAYLOAD, Figure, paced
+from bench.common import Figure, paced, registration
 from bench.platform import Platform
 from tirek.demo.consortium import tenant_by_code
 from tirek.events import Envelope
@@ -68,8 +68,8 @@ async def latency(platform: Platform, *, rate: float, count: int) -> Figure:
     try:
         async with httpx.AsyncClient(timeout=60, limits=limits) as client:
 
-            async def register(_: int) -> None:
-                response = await client.post(url, json=PAYLOAD, headers=headers)
+            async def register(i: int) -> None:
+                response = await client.post(url, json=registration(i), headers=headers)
                 committed[response.json()["id"]] = time.perf_counter()
 
             await paced(count, rate, register)

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import httpx
 import psutil
 
-from bench.common import PAYLOAD, Figure, load
+from bench.common import PAYLOAD, Figure, load, registration
 from bench.platform import Platform
 
 NGOS = ("akt", "tld", "osh", "jal", "nuk")
@@ -82,7 +82,14 @@ async def run(
         lambda: services | platform.infrastructure() | {"load generator": [load_generator]}
     )
     meter.start()
-    seconds, latencies = await load(url, headers, total=requests, concurrency=concurrency)
+    # Persons of their own, not the warm-up's again (bench.common.registration).
+    seconds, latencies = await load(
+        url,
+        headers,
+        total=requests,
+        concurrency=concurrency,
+        body=lambda i: registration(warmup + i),
+    )
     # Let the relay and the consumers finish what these registrations caused.
     await asyncio.sleep(5)
     spent = meter.spent()
