@@ -30,6 +30,7 @@ from tirek.auth import (
     Role,
     TokenVerifier,
     require_roles,
+    tokens,
 )
 
 AUDIENCE = "tirek-intake"
@@ -524,3 +525,51 @@ async def test_caseworker_is_refused_an_endpoint_for_case_managers(
     response = await service.post("/approvals", headers={"Authorization": f"Bearer {manager}"})
     assert response.status_code == 200
     assert response.json() == {"approved_by": "akt-manager"}
+
+
+# ----------------------------------------------------------------------------- remembered tokens
+
+
+async def test_a_token_is_verified_once_and_then_remembered(
+    issuer: StandInIssuer, verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    verified = []
+    real = tokens._verified_claims
+
+    def counting(token: str, key: JWK, alg: str) -> dict[str, Any]:
+        verified.append(token)
+        return real(token, key, alg)
+
+    monkeypatch.setattr(tokens, "_verified_claims", counting)
+    token = sign(claims_for(issuer))
+    first, again = await verifier.verify(token), await verifier.verify(token)
+    assert first == again
+    assert len(verified) == 1
+    # Another signature over the same claims is not the remembered token.
+    head, payload, signature = token.split(".")
+    forged = f"{head}.{payload}.{signature[:-4]}AAAA"
+    assert await refused(verifier, forged) == "bad signature"
+
+
+async def test_a_remembered_token_still_expires(
+    issuer: StandInIssuer, verifier: TokenVerifier, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    now = time.time()
+    token = sign(claims_for(issuer, exp=int(now) + 60))
+    await verifier.verify(token)
+    monkeypatch.setattr(tokens.time, "time", lambda: now + 60 + tokens.LEEWAY_SECONDS + 1)
+    assert await refused(verifier, token) == "token expired"
+
+
+async def test_a_remembered_token_is_forgotten_when_its_key_is_retired(
+    issuer: StandInIssuer,
+) -> None:
+    verifier = make_verifier(issuer, refetch_interval=0.0)
+    try:
+        remembered = sign(claims_for(issuer), KEY_A)
+        await verifier.verify(remembered)
+        issuer.keys = [KEY_B]
+        await verifier.verify(sign(claims_for(issuer), KEY_B))  # unknown kid: JWKS refetched
+        assert await refused(verifier, remembered) == "unknown signing key"
+    finally:
+        await verifier.aclose()

@@ -19,16 +19,25 @@ What a token must pass, in order:
 
 jwcrypto does the signature work; the claim checks are explicit here rather than through
 jwcrypto's ``check_claims`` (which silently skips ``exp`` unless it is named — PITFALLS.md).
+
+A token whose signature verified is remembered (by its SHA-256, never the token itself) with
+its claims and the key that verified it: a caseworker sends the same token with every request
+for minutes, and checking its RSA signature and parsing it again cost intake a twentieth of a
+registration. A remembered token still passes step 4 on every request (so it expires on
+time), and only while the issuer's keys are the ones that verified it: a refetched JWKS
+forgets every remembered token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import re
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any, TypeGuard
 
@@ -51,6 +60,8 @@ SUPPORTED_ALGORITHMS = frozenset(
 )
 
 _MAX_TOKEN_LENGTH = 16 * 1024
+#: Verified tokens remembered per verifier (least recently used forgotten first).
+VERIFIED_TOKENS_REMEMBERED = 4096
 _COMPACT_JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _ASYMMETRIC_KEY_TYPES = frozenset({"RSA", "EC", "OKP"})
 _KNOWN_ROLES = {role.value: role for role in Role}
@@ -105,9 +116,21 @@ class TokenVerifier:
         #: time.monotonic() when the last JWKS fetch (successful or not) finished.
         self._fetched_at: float | None = None
         self._lock = asyncio.Lock()
+        #: SHA-256 of a verified token → (its ``kid``, the key that verified it, its claims).
+        self._verified: OrderedDict[bytes, tuple[str, JWK, dict[str, Any]]] = OrderedDict()
 
     async def verify(self, token: str) -> Principal:
         """Return the principal of a valid access token; raise :class:`InvalidToken` otherwise."""
+        digest = hashlib.sha256(token.encode()).digest() if len(token) <= _MAX_TOKEN_LENGTH else b""
+        known = self._verified.get(digest)
+        if known is not None and self._keys.get(known[0]) is known[1]:
+            try:
+                self._check_claims(known[2])
+            except InvalidToken:
+                del self._verified[digest]
+                raise
+            self._verified.move_to_end(digest)
+            return principal_from_claims(known[2])
         header = _read_header(token)
         alg = header.get("alg")
         if not isinstance(alg, str) or alg not in self.algorithms:
@@ -120,7 +143,11 @@ class TokenVerifier:
         key = await self._key_for(kid)
         claims = _verified_claims(token, key, alg)
         self._check_claims(claims)
-        return principal_from_claims(claims)
+        principal = principal_from_claims(claims)
+        self._verified[digest] = (kid, key, claims)
+        if len(self._verified) > VERIFIED_TOKENS_REMEMBERED:
+            self._verified.popitem(last=False)
+        return principal
 
     async def aclose(self) -> None:
         """Close the HTTP client if the verifier created it."""
