@@ -104,9 +104,12 @@ def instrument_asyncpg(tracer_provider: TracerProvider) -> None:
     """Trace every asyncpg query (one span per query) with ``tracer_provider``.
 
     Idempotent: asyncpg is patched process-wide, so the first call's provider wins and later
-    calls do nothing. Query parameters are never recorded (they may hold personal data).
-    Database spans come from asyncpg rather than SQLAlchemy so that a query never gets two.
+    calls do nothing. A provider that records nothing instruments nothing. Query parameters are
+    never recorded (they may hold personal data). Database spans come from asyncpg rather than
+    SQLAlchemy so that a query never gets two.
     """
+    if tracer_provider.sampler is ALWAYS_OFF:
+        return  # spans nobody records (setup_tracing without an exporter): not worth a wrapper
     instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
     if instrumentor.is_instrumented_by_opentelemetry:
         return
