@@ -42,6 +42,7 @@ from tirek.crypto.keyring import Keyring, TenantKeys
 __all__ = [
     "SealedField",
     "SealedRecord",
+    "ensure_sealed",
     "field_ref",
     "is_opened",
     "key_owner",
@@ -234,13 +235,19 @@ async def open_exported_rows(
                 row[column] = value.isoformat() if isinstance(value, date) else value
 
 
+def ensure_sealed(record: object) -> None:
+    """Raise :class:`UnsealedWrite` if a personal field of ``record`` was set and not sealed
+    since: what every write of a record checks first (a flush, :func:`tirek.db.insert_new`)."""
+    if record.__dict__.get(_UNSEALED):
+        raise UnsealedWrite(
+            f"{type(record).__name__} {getattr(record, 'id', '')} has personal fields set "
+            "but not sealed (tirek.crypto.records.seal_record) before it was written"
+        )
+
+
 @event.listens_for(Session, "before_flush")
 def _refuse_unsealed_writes(session: Session, flush_context: Any, instances: Any) -> None:
     # Fields set through a SealedField do not make a record "dirty" for SQLAlchemy: look at
     # every record the session holds.
     for record in (*session.new, *session.identity_map.values()):
-        if record.__dict__.get(_UNSEALED):
-            raise UnsealedWrite(
-                f"{type(record).__name__} {getattr(record, 'id', '')} has personal fields set "
-                "but not sealed (tirek.crypto.records.seal_record) before the flush"
-            )
+        ensure_sealed(record)
