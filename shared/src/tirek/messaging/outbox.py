@@ -60,6 +60,11 @@ _PROPAGATOR: Final = TraceContextTextMapPropagator()
 _MAX_ERROR: Final = 500
 
 
+#: One statement object for every row: SQLAlchemy computes its cache key once (a statement
+#: built with ``.values()`` per call had its key computed per call, on every registration).
+_INSERT: Final = sa.insert(outbox)
+
+
 async def add_to_outbox(session: AsyncSession, envelope: Envelope) -> None:
     """Write ``envelope`` to the outbox in the session's current transaction.
 
@@ -70,12 +75,13 @@ async def add_to_outbox(session: AsyncSession, envelope: Envelope) -> None:
     if envelope.trace is None and traceparent is not None:
         envelope = envelope.model_copy(update={"trace": traceparent})
     await session.execute(
-        sa.insert(outbox).values(
-            id=envelope.id,
-            subject_name=envelope.subject_name,
-            payload=envelope.model_dump(mode="json"),
-            traceparent=traceparent or envelope.trace,
-        )
+        _INSERT,
+        {
+            "id": envelope.id,
+            "subject_name": envelope.subject_name,
+            "payload": envelope.model_dump(mode="json"),
+            "traceparent": traceparent or envelope.trace,
+        },
     )
 
 
