@@ -10,7 +10,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, func, or_, select, text
+from sqlalchemy import Select, String, and_, bindparam, func, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.cases import rules
@@ -462,19 +463,37 @@ class DuplicateRow:
     status: str
 
 
+#: :func:`duplicate_hints`' query, built once (SQLAlchemy then computes its cache key once).
+_DUPLICATE_HINTS = (
+    select(Case.id, Case.number, Case.opened_on, Case.status)
+    .where(
+        Case.person_id.in_(
+            select(Person.id).where(
+                Person.id != bindparam("person_id"),
+                Person.name_indexes.overlap(bindparam("names", type_=ARRAY(String(32))))
+                | Person.document_indexes.overlap(bindparam("documents", type_=ARRAY(String(32)))),
+            )
+        )
+    )
+    .order_by(Case.opened_on.desc())
+    .limit(bindparam("limit"))
+)
+
+
 async def duplicate_hints(
     *, session: AsyncSession, person: Person, limit: int = 10
 ) -> list[DuplicateRow]:
     """:func:`possible_duplicates` of a person being registered, as the answer shows them:
-    the columns only (no case and person rows to build; they matched a lot in the benchmark).
-    """
-    matches = _duplicates_of(person)
-    if matches is None:
+    the columns only (no case and person rows to build)."""
+    if not person.name_indexes and not person.document_indexes:
         return []
-    statement = (
-        select(Case.id, Case.number, Case.opened_on, Case.status)
-        .where(Case.person_id.in_(matches))
-        .order_by(Case.opened_on.desc())
-        .limit(limit)
+    rows = await session.execute(
+        _DUPLICATE_HINTS,
+        {
+            "person_id": person.id,
+            "names": person.name_indexes or [],
+            "documents": person.document_indexes or [],
+            "limit": limit,
+        },
     )
-    return [DuplicateRow(*row) for row in (await session.execute(statement)).all()]
+    return [DuplicateRow(*row) for row in rows.all()]
