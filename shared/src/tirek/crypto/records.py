@@ -237,7 +237,7 @@ async def open_exported_rows(
 
 def ensure_sealed(record: object) -> None:
     """Raise :class:`UnsealedWrite` if a personal field of ``record`` was set and not sealed
-    since: what every write of a record checks first (a flush, :func:`tirek.db.insert_new`)."""
+    since: what every write of a record checks first (a flush, :func:`tirek.db.inserts.insert_new`)."""
     if record.__dict__.get(_UNSEALED):
         raise UnsealedWrite(
             f"{type(record).__name__} {getattr(record, 'id', '')} has personal fields set "
