@@ -29,7 +29,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from datetime import date
+from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal
 
 from sqlalchemy import Integer, event
@@ -127,14 +129,21 @@ class SealedRecord:
     key_version: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
-def sealed_fields(model: type) -> dict[str, SealedField]:
-    """The model's sealed fields by name (inherited ones included)."""
-    found: dict[str, SealedField] = {}
-    for klass in reversed(model.__mro__):
-        for name, value in vars(klass).items():
-            if isinstance(value, SealedField):
-                found[name] = value
-    return found
+_FIELDS: dict[type, Mapping[str, SealedField]] = {}
+
+
+def sealed_fields(model: type) -> Mapping[str, SealedField]:
+    """The model's sealed fields by name (inherited ones included). Read once per model: a
+    class's fields are fixed when it is defined, and every seal and open asks for them."""
+    known = _FIELDS.get(model)
+    if known is None:
+        found: dict[str, SealedField] = {}
+        for klass in reversed(model.__mro__):
+            for name, value in vars(klass).items():
+                if isinstance(value, SealedField):
+                    found[name] = value
+        known = _FIELDS[model] = MappingProxyType(found)
+    return known
 
 
 def key_owner(record: object) -> uuid.UUID:
