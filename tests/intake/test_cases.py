@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import nats
+from sqlalchemy import text
 
 from tests.intake.conftest import Intake
 
@@ -367,3 +368,28 @@ async def test_concurrent_registrations_get_distinct_consecutive_numbers(
     assert numbers == [f"KZ-TLD-2017-{n:06d}" for n in range(1, 21)], (
         f"20 concurrent registrations got {len(set(numbers))} distinct numbers: {numbers}"
     )
+
+
+async def test_numbers_past_a_million_agree_with_the_rule(intake: Intake, auth: Auth) -> None:
+    """The database writes the number (in the statement that stores the case); it must read
+    as :func:`intake.cases.rules.case_number` does, the millionth case a year and after."""
+    from intake.cases import rules
+    from tirek.demo.consortium import tenant_by_code
+
+    osh = tenant_by_code("OSH")
+    async with intake.admin_engine.begin() as conn:  # 2016 is used by no other test
+        await conn.execute(
+            text(
+                "INSERT INTO case_number_counters (tenant_id, year, last_value) "
+                "VALUES (:tenant, 2016, 999998)"
+            ),
+            {"tenant": osh.id},
+        )
+    numbers = [
+        (await register(intake, auth, "osh-caseworker", opened_on="2016-05-01"))["number"]
+        for _ in range(3)
+    ]
+    assert numbers == [
+        rules.case_number(osh.country, osh.code, 2016, n) for n in (999999, 1000000, 1000001)
+    ]
+    assert numbers == ["KG-OSH-2016-999999", "KG-OSH-2016-1000000", "KG-OSH-2016-1000001"]

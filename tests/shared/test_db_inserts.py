@@ -1,4 +1,4 @@
-"""tirek.db.inserts.insert_new: new records written without the unit of work, as a flush
+"""tirek.db.inserts.insert_new and insert_new_with: new records written without the unit of work, as a flush
 would write them (column and server defaults, sealed fields), and never an unsealed one."""
 
 from __future__ import annotations
@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import DateTime, String, Text, func, select, text
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy import DateTime, Integer, String, Text, Uuid, bindparam, func, insert, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from tirek.crypto import SealedField, SealedRecord, TenantKeys, UnsealedWrite, seal_record
 from tirek.db import create_engine
-from tirek.db.inserts import insert_new
+from tirek.db.inserts import insert_new, insert_new_with
 
 TENANT = uuid.uuid4()
 KEYS = TenantKeys(TENANT, 1, {1: AESGCM(secrets.token_bytes(32))}, b"b" * 32)
@@ -83,3 +83,82 @@ async def test_an_unsealed_record_is_refused_before_anything_is_written(
             await insert_new(session, sealed, unsealed)
     async with engine.connect() as conn:
         assert await conn.scalar(text("SELECT count(*) FROM letters")) == 0
+
+
+class Tally(Base):
+    __tablename__ = "tallies"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    last_value: Mapped[int]
+
+
+class Stamp(Base):
+    __tablename__ = "stamps"
+
+    letter_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    word: Mapped[str] = mapped_column(String(8), primary_key=True)
+
+
+#: What intake's registration does: a number taken from a counter, and rows written alongside.
+_NEXT = (
+    text("UPDATE tallies SET last_value = last_value + 1 WHERE id = 1 RETURNING last_value")
+    .columns(last_value=Integer)
+    .cte("next")
+)
+_COMPUTED = {
+    "tags": select(array([func.concat("n", _NEXT.c.last_value)], type_=String(8))).scalar_subquery()
+}
+_STAMPS = (
+    insert(Stamp)
+    .from_select(
+        ["letter_id", "word"],
+        select(
+            bindparam("stamp_letter", type_=Uuid()),
+            func.unnest(bindparam("words", type_=ARRAY(String(8)))),
+        ),
+    )
+    .cte("stamps")
+)
+
+
+async def test_a_record_is_written_with_a_computed_column_and_rows_alongside(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO tallies (id, last_value) VALUES (1, 41)"))
+    first, second = letter("one"), letter("two")
+    for record in (first, second):
+        seal_record(record, KEYS)
+    async with async_sessionmaker(engine)() as session, session.begin():
+        for record in (first, second):
+            await insert_new_with(
+                session,
+                record,
+                computed=_COMPUTED,
+                ctes=(_STAMPS,),
+                params={"stamp_letter": record.id, "words": ["a", "b"]},
+            )
+    assert (first.tags, second.tags) == (["n42"], ["n43"])  # set on the record from RETURNING
+    async with engine.connect() as conn:
+        tags = dict((await conn.execute(select(Letter.id, Letter.tags))).all())
+        stamps = (await conn.execute(select(func.count()).select_from(Stamp))).scalar_one()
+    assert tags == {first.id: ["n42"], second.id: ["n43"]}
+    assert stamps == 4, "the rows of the CTE nothing reads were not written"
+    assert first.created_at is not None  # the server default, read back as before
+
+
+async def test_insert_new_with_refuses_an_unsealed_record(engine: AsyncEngine) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO tallies (id, last_value) VALUES (1, 0)"))
+    sessions = async_sessionmaker(engine, class_=AsyncSession)
+    async with sessions() as session, session.begin():
+        with pytest.raises(UnsealedWrite):
+            await insert_new_with(
+                session,
+                letter("Сабиров Тахир"),
+                computed=_COMPUTED,
+                ctes=(_STAMPS,),
+                params={"stamp_letter": uuid.uuid4(), "words": ["a"]},
+            )
+    async with engine.connect() as conn:
+        assert (await conn.execute(text("SELECT last_value FROM tallies"))).scalar_one() == 0

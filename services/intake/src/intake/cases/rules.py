@@ -11,9 +11,21 @@ OPEN_STATUSES = frozenset({CaseStatus.ACTIVE, CaseStatus.FOLLOW_UP})
 CLOSED_STATUSES = frozenset({CaseStatus.CLOSED, CaseStatus.CLOSED_REFERRED})
 
 
+#: Digits of the sequence in a case number (more once an NGO opens a millionth case a year).
+SEQUENCE_DIGITS = 6
+
+
+def case_number_prefix(country: str, tenant_code: str, year: int) -> str:
+    """What comes before the sequence in :func:`case_number`."""
+    return f"{country}-{tenant_code}-{year}-"
+
+
 def case_number(country: str, tenant_code: str, year: int, sequence: int) -> str:
-    """``KZ-AKT-2026-000123``: country, NGO code, year opened, per-NGO sequence of that year."""
-    return f"{country}-{tenant_code}-{year}-{sequence:06d}"
+    """``KZ-AKT-2026-000123``: country, NGO code, year opened, per-NGO sequence of that year.
+
+    Registration has the database write it (:mod:`intake.cases.service`), from this prefix and
+    these digits; this is the rule that database expression must agree with."""
+    return f"{case_number_prefix(country, tenant_code, year)}{sequence:0{SEQUENCE_DIGITS}d}"
 
 
 def age_on(day: date, *, birth_date: date | None, estimated_age: int | None) -> int | None:

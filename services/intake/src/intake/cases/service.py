@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, String, and_, bindparam, func, or_, select, text
+from sqlalchemy import Integer, Select, String, Text, and_, bindparam, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -18,14 +18,14 @@ from intake.cases import rules
 from intake.cases.models import Case
 from intake.cases.schemas import CaseClose, CaseIn, CasePatch
 from intake.partners import service as partners
-from intake.partners.hints import HINT_FIELDS
+from intake.partners.hints import HINT_FIELDS, hint_values
 from intake.persons.models import Person
-from intake.persons.search import document_index, index_person, name_indexes
+from intake.persons.search import document_index, index_person, name_indexes, person_name_keys
 from intake.privacy.reveal import reveal_case
 from intake.tenants.directory import DIRECTORY, ActiveTenant
 from tirek.auth import Principal, Role
 from tirek.crypto import Keyring, TenantKeys, seal_record
-from tirek.db.inserts import insert_new
+from tirek.db.inserts import insert_new, insert_new_with
 from tirek.events import Envelope
 from tirek.events.intake import (
     AgeBand,
@@ -51,17 +51,29 @@ class TenantNotOnboarded(Conflict):
         )
 
 
-async def _next_number(session: AsyncSession, tenant: ActiveTenant, year: int) -> str:
-    sequence = await session.scalar(
-        text(
-            "INSERT INTO case_number_counters (tenant_id, year, last_value) VALUES (:t, :y, 1) "
-            "ON CONFLICT (tenant_id, year) DO UPDATE "
-            "SET last_value = case_number_counters.last_value + 1 RETURNING last_value"
-        ),
-        {"t": tenant.id, "y": year},
+#: The NGO's next sequence number of the year (``case_number_counters``), as a CTE of the
+#: statement that stores the case: the counter's row stays locked until the commit, and every
+#: other registration of the NGO waits for it, so the case takes its number in the statement
+#: that stores it. Text, not ``postgresql.insert``: SQLAlchemy 2.0 cannot key an ON CONFLICT
+#: statement for its cache, and would compile the whole registration statement every time.
+_NEXT_SEQUENCE = (
+    text(
+        "INSERT INTO case_number_counters AS counter (tenant_id, year, last_value) "
+        "VALUES (:counter_tenant, :counter_year, 1) ON CONFLICT (tenant_id, year) "
+        "DO UPDATE SET last_value = counter.last_value + 1 RETURNING last_value"
     )
-    assert sequence is not None
-    return rules.case_number(tenant.country, tenant.code, year, sequence)
+    .columns(last_value=Integer)
+    .cte("next_sequence")
+)
+_SEQUENCE = cast(_NEXT_SEQUENCE.c.last_value, Text)
+#: :func:`intake.cases.rules.case_number`, written by the database: the prefix, then the
+#: sequence padded to its digits (longer past a million, never cut).
+_NUMBERED = {
+    "number": select(
+        bindparam("number_prefix", type_=Text)
+        + func.lpad(_SEQUENCE, func.greatest(rules.SEQUENCE_DIGITS, func.length(_SEQUENCE)), "0")
+    ).scalar_subquery()
+}
 
 
 def _age_band(opened_on: date, person: Person) -> str:
@@ -71,9 +83,10 @@ def _age_band(opened_on: date, person: Person) -> str:
     ).value
 
 
-def _seal_case(case: Case, keys: TenantKeys) -> None:
-    """Encrypt the case's and its person's personal fields (their blind indexes first)."""
-    index_person(case.person, keys)
+def _seal_case(case: Case, keys: TenantKeys, *, names: Collection[str] | None = None) -> None:
+    """Encrypt the case's and its person's personal fields (their blind indexes first;
+    ``names``: the person's name keys, when the caller has them already)."""
+    index_person(case.person, keys, names=names)
     seal_record(case.person, keys)
     seal_record(case, keys)
 
@@ -81,8 +94,8 @@ def _seal_case(case: Case, keys: TenantKeys) -> None:
 @dataclass
 class Registration:
     """A registration under way: the person is stored, the case not yet (it has no number).
-    Both are written with :func:`tirek.db.inserts.insert_new`, so the session does not hold
-    them: change them through a record loaded anew.
+    Both are written with :mod:`tirek.db.inserts`, so the session does not hold them: change
+    them through a record loaded anew.
 
     :func:`start_registration` then :func:`open_case`; between the two a view may read what
     the answer needs. The number comes last because the counter's row stays locked until the
@@ -91,7 +104,8 @@ class Registration:
     tenant: ActiveTenant
     person: Person
     case: Case
-    #: The person's partner hint values (:func:`intake.partners.service.index_person`).
+    #: The person's partner hint values (:func:`intake.partners.hints.hint_values`), stored
+    #: with the case.
     hints: set[str]
 
 
@@ -104,7 +118,8 @@ async def start_registration(
     keyring: Keyring,
     origin_referral_id: uuid.UUID | None = None,
 ) -> Registration:
-    """Store the person (sealed) and its partner hints; the case waits for :func:`open_case`."""
+    """Store the person (sealed); the case and the person's partner hints wait for
+    :func:`open_case`."""
     tenant = await DIRECTORY.active(session, principal.tenant_id)
     if tenant is None:
         raise TenantNotOnboarded()
@@ -134,26 +149,38 @@ async def start_registration(
         created_by=principal.user_id,
         revision=1,
     )
-    _seal_case(case, keys)
+    # Reading a name in every script is the costliest pure step of a registration: once, for
+    # the NGO's blind indexes and for the consortium's hints.
+    registered = data.person.model_dump()
+    names = person_name_keys(registered)
+    # From the plaintext as registered, before any of it is stored in another form; stored
+    # with the case (open_case).
+    hints = hint_values(await keyring.consortium(), registered, names=names)
+    _seal_case(case, keys, names=names)
     # Not through the session: a flush's bookkeeping cost more than the insert itself.
     await insert_new(session, person)
-    # From the plaintext as registered, before any of it is stored in another form.
-    hints = await partners.index_person(
-        session,
-        consortium=await keyring.consortium(),
-        tenant_id=principal.tenant_id,
-        person_id=person.id,
-        person=data.person.model_dump(),
-        replace=False,
-    )
     return Registration(tenant=tenant, person=person, case=case, hints=hints)
 
 
 async def open_case(*, session: AsyncSession, registration: Registration) -> Case:
-    """Number and store the case; publishes ``case.registered``."""
+    """Number and store the case, and its person's partner hints; publishes
+    ``case.registered``."""
     tenant, person, case = registration.tenant, registration.person, registration.case
-    case.number = await _next_number(session, tenant, case.opened_on.year)
-    await insert_new(session, case)
+    year = case.opened_on.year
+    await insert_new_with(
+        session,
+        case,
+        computed=_NUMBERED,
+        ctes=(partners.NEW_PERSON_HINTS,),
+        params={
+            "counter_tenant": tenant.id,
+            "counter_year": year,
+            "number_prefix": rules.case_number_prefix(tenant.country, tenant.code, year),
+            **partners.new_person_hints(
+                tenant_id=tenant.id, person_id=person.id, values=registration.hints
+            ),
+        },
+    )
     await add_to_outbox(
         session,
         Envelope.wrap(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any, Final
 
-from intake.persons.search import NAME_FIELDS, name_keys
+from intake.persons.search import NAME_FIELDS, person_name_keys
 from tirek.crypto import TenantKeys
 
 #: The blind-index field of the consortium's keys (:meth:`tirek.crypto.Keyring.consortium`)
@@ -27,9 +27,12 @@ def birth_year(value: date | str | None) -> int | None:
     return value.year
 
 
-def hint_values(consortium: TenantKeys, person: Mapping[str, Any]) -> set[str]:
+def hint_values(
+    consortium: TenantKeys, person: Mapping[str, Any], *, names: Collection[str] | None = None
+) -> set[str]:
     """One value per spelling of the name, joined with the birth year and citizenship, keyed
-    with the consortium's blind-index key (equal in every NGO).
+    with the consortium's blind-index key (equal in every NGO). ``names``: the person's
+    :func:`~intake.persons.search.person_name_keys`, when the caller has them already.
 
     A person without a name, a birth date or a citizenship gets none: a name alone meets too
     many strangers across a consortium to tell a caseworker anything.
@@ -38,7 +41,8 @@ def hint_values(consortium: TenantKeys, person: Mapping[str, Any]) -> set[str]:
     citizenship = person.get("citizenship")
     if year is None or not citizenship:
         return set()
-    names = name_keys(**{field: person.get(field) for field in NAME_FIELDS})
+    if names is None:
+        names = person_name_keys(person)
     return {consortium.blind_index(HINT_FIELD, f"{name}|{year}|{citizenship}") for name in names}
 
 

@@ -8,7 +8,7 @@ from collections.abc import Collection, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, bindparam, delete, insert, select, text
+from sqlalchemy import String, Uuid, bindparam, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +28,25 @@ _PARTNERS = text(
 #: A Core statement, built once: the ORM's bulk insert cost more than the rows it wrote.
 _INSERT_HINTS = insert(PartnerHintIndex.__table__)  # type: ignore[arg-type] # a Table
 
+#: The hint values of a person just created, as a CTE to run with another statement of the
+#: same transaction (intake's registration stores them with its case: one round trip fewer).
+#: Parameters: :func:`new_person_hints`.
+NEW_PERSON_HINTS = _INSERT_HINTS.from_select(
+    ["tenant_id", "person_id", "hint"],
+    select(
+        bindparam("hints_tenant", type_=Uuid()),
+        bindparam("hints_person", type_=Uuid()),
+        func.unnest(bindparam("hints", type_=ARRAY(String(32)))),
+    ),
+).cte("new_person_hints")
+
+
+def new_person_hints(
+    *, tenant_id: uuid.UUID, person_id: uuid.UUID, values: Collection[str]
+) -> dict[str, Any]:
+    """The parameters of :data:`NEW_PERSON_HINTS` (``values``: :func:`hint_values`)."""
+    return {"hints_tenant": tenant_id, "hints_person": person_id, "hints": sorted(values)}
+
 
 async def index_person(
     session: AsyncSession,
@@ -37,11 +56,13 @@ async def index_person(
     person_id: uuid.UUID,
     person: Mapping[str, Any],
     replace: bool = True,
+    names: Collection[str] | None = None,
 ) -> set[str]:
     """Store the hint values of ``person`` (its fields in plaintext, as registered or updated)
     in place of the ones it had; ``replace=False`` for a person just created. ``consortium``:
-    :meth:`tirek.crypto.Keyring.consortium`. Returns them."""
-    values = hint_values(consortium, person)
+    :meth:`tirek.crypto.Keyring.consortium`; ``names``: as for
+    :func:`~intake.partners.hints.hint_values`. Returns them."""
+    values = hint_values(consortium, person, names=names)
     if replace:
         await forget_person(session, person_id=person_id)
     if values:

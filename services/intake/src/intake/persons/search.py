@@ -10,7 +10,7 @@ what they are, and survives a new master key.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from typing import Any
 
 from intake.names import name_key
@@ -47,9 +47,18 @@ def document_index(keys: TenantKeys, number: str) -> str:
     return keys.blind_index("document", normalise_document(number))
 
 
-def person_indexes(keys: TenantKeys, person: Mapping[str, Any]) -> tuple[list[str], list[str]]:
-    """(name indexes, document indexes) of a person given as a mapping of its fields."""
-    names = name_keys(**{field: person.get(field) for field in NAME_FIELDS})
+def person_name_keys(person: Mapping[str, Any]) -> set[str]:
+    """:func:`name_keys` of a person given as a mapping of its fields."""
+    return name_keys(**{field: person.get(field) for field in NAME_FIELDS})
+
+
+def person_indexes(
+    keys: TenantKeys, person: Mapping[str, Any], *, names: Collection[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """(name indexes, document indexes) of a person given as a mapping of its fields;
+    ``names``: its :func:`person_name_keys`, when the caller has them already."""
+    if names is None:
+        names = person_name_keys(person)
     documents = {
         normalise_document(str(doc["number"]))
         for doc in person.get("documents") or []
@@ -61,8 +70,9 @@ def person_indexes(keys: TenantKeys, person: Mapping[str, Any]) -> tuple[list[st
     )
 
 
-def index_person(person: Person, keys: TenantKeys) -> None:
-    """Recompute an opened person's blind indexes from their current name and documents."""
+def index_person(person: Person, keys: TenantKeys, *, names: Collection[str] | None = None) -> None:
+    """Recompute an opened person's blind indexes from their current name and documents
+    (``names``: as for :func:`person_indexes`)."""
     person.name_indexes, person.document_indexes = person_indexes(
-        keys, {field: getattr(person, field) for field in (*NAME_FIELDS, "documents")}
+        keys, {field: getattr(person, field) for field in (*NAME_FIELDS, "documents")}, names=names
     )
