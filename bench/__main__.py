@@ -59,22 +59,11 @@ async def _sustained_rate(platform: Platform, concurrency: int) -> float:
     return 600 / seconds
 
 
-def _reference_loop_seconds() -> float:
-    """CPU seconds of a fixed pure-Python loop: the same code on two machines (or on one
-    machine whose neighbours changed) runs at different speeds, and this says by how much."""
-    begin = time.process_time()
-    total = 0
-    for step in range(10_000_000):
-        total += step
-    return time.process_time() - begin
-
-
 def main(argv: list[str] | None = None) -> int:
     args = _arguments(argv)
     parts = set(args.only or PARTS)
     started = time.monotonic()
     load_before = os.getloadavg()
-    reference = _reference_loop_seconds()
     platform = Platform.start()
     figures: list[Figure] = []
     try:
@@ -127,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
         f"\nmachine: {host.machine()}, {os.cpu_count()} cores, "
         f"{psutil.virtual_memory().total / 2**30:.0f} GiB, Python {host.python_version()}; "
         f"load average {load_before[0]:.1f} before, {os.getloadavg()[0]:.1f} after; "
-        f"reference loop (10M Python additions) {reference:.2f} CPU s; "
         f"{time.monotonic() - started:.0f} s in all; load generator on the same machine\n"
     )
     print(table(figures))
