@@ -279,3 +279,33 @@ def test_without_exporter_or_endpoint_spans_still_carry_trace_ids(
     provider = setup_tracing("quiet")
     with provider.get_tracer("test").start_as_current_span("work"):
         assert current_traceparent() is not None
+
+
+async def test_without_exporter_a_request_continues_the_callers_trace_at_small_cost(
+    json_logs: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    provider = setup_tracing("quiet")
+    app = create_service_app(ServiceSettings(), title="t", version="0", tracer_provider=provider)
+    seen: list[str | None] = []
+
+    @app.get("/persons/{person_id}")
+    async def read_person(person_id: str) -> dict[str, str]:
+        seen.append(current_traceparent())  # what an outbox row of this request would keep
+        return {"id": person_id}
+
+    # The instrumentor's middleware (attributes, metrics of spans nobody records) is not there.
+    assert [m.cls.__name__ for m in app.user_middleware][0] == "TraceContextMiddleware"
+    caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/persons/p1", headers={"traceparent": caller})).status_code == 200
+        assert (await client.get("/persons/p2")).status_code == 200
+    first, second = [
+        line for line in log_lines(json_logs) if line["logger"] == "tirek.web.requests"
+    ]
+    assert first["trace_id"] == "0af7651916cd43dd8448eb211c80319c"
+    assert seen[0] is not None and seen[0].split("-")[1] == first["trace_id"]
+    assert seen[0].split("-")[2] != "b7ad6b7169203331", "the request's span is the caller's child"
+    assert second["trace_id"] not in (None, first["trace_id"]), "no header: a trace of its own"
+    assert seen[1] is not None and seen[1].split("-")[1] == second["trace_id"]

@@ -51,6 +51,7 @@ __all__ = [
     "current_traceparent",
     "install_global",
     "instrument_asyncpg",
+    "records_nothing",
     "setup_tracing",
 ]
 
@@ -91,6 +92,12 @@ def setup_tracing(service_name: str, *, exporter: SpanExporter | None = None) ->
     return provider
 
 
+def records_nothing(provider: trace.TracerProvider) -> bool:
+    """True for a provider of :func:`setup_tracing` without an exporter: its spans carry ids
+    and are never recorded, so instrumentation that only records them is not worth its cost."""
+    return isinstance(provider, TracerProvider) and provider.sampler is ALWAYS_OFF
+
+
 def install_global(provider: TracerProvider) -> None:
     """Make ``provider`` the process-wide tracer provider.
 
@@ -108,7 +115,7 @@ def instrument_asyncpg(tracer_provider: TracerProvider) -> None:
     never recorded (they may hold personal data). Database spans come from asyncpg rather than
     SQLAlchemy so that a query never gets two.
     """
-    if tracer_provider.sampler is ALWAYS_OFF:
+    if records_nothing(tracer_provider):
         return  # spans nobody records (setup_tracing without an exporter): not worth a wrapper
     instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
     if instrumentor.is_instrumented_by_opentelemetry:

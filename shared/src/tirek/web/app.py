@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from opentelemetry import trace
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import Span
@@ -30,12 +31,14 @@ from tirek.crypto import key_provider_for
 from tirek.messaging.broker import nats_connect_options
 from tirek.messaging.naming import Naming
 from tirek.settings import ServiceSettings
+from tirek.telemetry import records_nothing
 from tirek.web.health import DEFAULT_CHECK_TIMEOUT, ReadinessCheck, run_checks
 from tirek.web.idempotency import install_idempotency
 from tirek.web.middleware import (
     BodySizeLimitMiddleware,
     HttpMetrics,
     RequestObservationMiddleware,
+    TraceContextMiddleware,
 )
 from tirek.web.params import single_valued_query
 from tirek.web.problems import (
@@ -82,7 +85,9 @@ def create_service_app(
     - ``GET /metrics``: Prometheus text from ``app.state.metrics_registry``, with request
       count and latency by route template, method and status;
     - OpenTelemetry server spans from ``tracer_provider`` (the global one when ``None``),
-      probes and scrapes excluded; a JSON request log line per request;
+      probes and scrapes excluded; where it records nothing, only the trace context
+      (:class:`~tirek.web.middleware.TraceContextMiddleware`); a JSON request log line per
+      request;
     - ``app.state.settings``; ``app.state.token_verifier`` for ``tirek.auth``'s dependencies
       (from the settings' issuer, closed on shutdown). OpenAPI stays at ``/docs``;
     - ``Idempotency-Key`` on POST, PUT, PATCH and DELETE (:mod:`tirek.web.idempotency`),
@@ -138,6 +143,13 @@ def create_service_app(
     app.add_middleware(RequestObservationMiddleware, metrics=metrics, quiet_paths=_OPERATIONS_PATHS)
     _add_operations_routes(app, readiness_timeout=readiness_timeout)
 
+    provider = tracer_provider or trace.get_tracer_provider()
+    if records_nothing(provider):
+        # Outermost, as the instrumentor's middleware would be: every log line has the id.
+        app.add_middleware(
+            TraceContextMiddleware, tracer_provider=provider, excluded_paths=_OPERATIONS_PATHS
+        )
+        return app
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=tracer_provider,

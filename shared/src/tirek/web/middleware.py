@@ -13,8 +13,9 @@ import traceback
 from time import perf_counter
 from typing import Final
 
-from opentelemetry import trace
-from opentelemetry.trace import Status, StatusCode
+from opentelemetry import context, trace
+from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import (
     GC_COLLECTOR,
     PLATFORM_COLLECTOR,
@@ -37,6 +38,7 @@ __all__ = [
     "BodySizeLimitMiddleware",
     "HttpMetrics",
     "RequestObservationMiddleware",
+    "TraceContextMiddleware",
     "json_nesting_exceeds",
     "route_template",
 ]
@@ -356,3 +358,51 @@ def _replaying(body: bytes | None, receive: Receive) -> Receive:
         return await receive()
 
     return replay
+
+
+_TRACE_HEADERS: Final = {b"traceparent": "traceparent", b"tracestate": "tracestate"}
+_PROPAGATOR: Final = TraceContextTextMapPropagator()
+
+
+class TraceContextMiddleware:
+    """The trace context of a request, where no span is recorded: the caller's W3C
+    ``traceparent`` continued (else a new trace) as the current span while the request runs,
+    so its log lines, its outbox events and its calls to other services carry one trace id.
+
+    What OpenTelemetry's ASGI middleware gives a request when the tracer provider records
+    nothing (:func:`tirek.telemetry.records_nothing`), without what it does for a recorded
+    span (request attributes, route names, metrics): that cost intake about a tenth of its CPU
+    per registration (``make bench``, docs/benchmarks.md). ``excluded_paths`` (probes,
+    scrapes) get no span, as the instrumentor excludes them.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        tracer_provider: trace.TracerProvider,
+        excluded_paths: frozenset[str] = frozenset(),
+    ) -> None:
+        self.app = app
+        self._tracer = tracer_provider.get_tracer("tirek.web")
+        self._excluded = excluded_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self._excluded:
+            await self.app(scope, receive, send)
+            return
+        carrier = {
+            _TRACE_HEADERS[name]: value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in _TRACE_HEADERS
+        }
+        parent = _PROPAGATOR.extract(carrier) if carrier else None
+        span = self._tracer.start_span(
+            scope["method"], context=parent, kind=SpanKind.SERVER, record_exception=False
+        )
+        token = context.attach(trace.set_span_in_context(span))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            context.detach(token)
+            span.end()
