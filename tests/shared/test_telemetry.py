@@ -295,7 +295,9 @@ async def test_without_exporter_a_request_continues_the_callers_trace_at_small_c
         return {"id": person_id}
 
     # The instrumentor's middleware (attributes, metrics of spans nobody records) is not there.
-    assert [m.cls.__name__ for m in app.user_middleware][0] == "TraceContextMiddleware"
+    layers = [m.cls.__name__ for m in app.user_middleware]
+    assert layers[0] == "TraceContextMiddleware", layers  # outermost: every log line has the id
+    assert "OpenTelemetryMiddleware" not in layers, layers
     caller = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
