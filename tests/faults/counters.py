@@ -61,7 +61,9 @@ class Table:
         return "\n".join(lines)
 
 
-async def _rows(platform: Platform, service: str, sql: str, *args: Any) -> list[asyncpg.Record]:
+async def service_rows(
+    platform: Platform, service: str, sql: str, *args: Any
+) -> list[asyncpg.Record]:
     dsn = platform.pg_admin_dsn.rsplit("/", 1)[0] + "/" + platform.database(service)
     conn = await asyncpg.connect(dsn)
     try:
@@ -124,7 +126,7 @@ async def count(platform: Platform, load: Load) -> list[Row]:
     finally:
         await nc.close()
 
-    cases = await _rows(
+    cases = await service_rows(
         platform,
         "intake",
         "SELECT id::text AS id FROM cases WHERE tenant_id = $1 AND opened_on = $2",
@@ -134,7 +136,7 @@ async def count(platform: Platform, load: Load) -> list[Row]:
     case_ids = Counter(row["id"] for row in cases)
     acked_cases = set(ledger.registrations)
     event_counts = _per_subject(registered)
-    facts = await _rows(
+    facts = await service_rows(
         platform,
         "reporting",
         "SELECT case_id::text AS id FROM case_facts WHERE tenant_id = $1 AND opened_on = $2 "
@@ -145,7 +147,7 @@ async def count(platform: Platform, load: Load) -> list[Row]:
     projected = Counter(row["id"] for row in facts)
 
     # Referrals: the sender's cases opened on the referral marker date are the operations.
-    referral_cases = await _rows(
+    referral_cases = await service_rows(
         platform,
         "intake",
         "SELECT id::text AS id FROM cases WHERE tenant_id = $1 AND opened_on = $2",
@@ -153,7 +155,7 @@ async def count(platform: Platform, load: Load) -> list[Row]:
         referral_marker,
     )
     sender_cases = [row["id"] for row in referral_cases]
-    referrals = await _rows(
+    referrals = await service_rows(
         platform,
         "referral",
         "SELECT id::text AS id, case_id::text AS case_id, state FROM referrals "
@@ -165,7 +167,7 @@ async def count(platform: Platform, load: Load) -> list[Row]:
     arrived = Counter(r["id"] for r in referrals if r["state"] in arrived_states)
     per_case = Counter(r["case_id"] for r in referrals)
     sent_events = _per_subject(referral_sent)
-    linked = await _rows(
+    linked = await service_rows(
         platform,
         "intake",
         "SELECT origin_referral_id::text AS id FROM cases WHERE tenant_id = $1 "
@@ -174,7 +176,7 @@ async def count(platform: Platform, load: Load) -> list[Row]:
         [r["id"] for r in referrals],
     )
     linked_cases = Counter(row["id"] for row in linked)
-    referral_facts = await _rows(
+    referral_facts = await service_rows(
         platform,
         "reporting",
         "SELECT referral_id::text AS id, sent_at, accepted_at FROM referral_facts "
@@ -188,7 +190,7 @@ async def count(platform: Platform, load: Load) -> list[Row]:
         if r["sent_at"] is not None and (r["id"] not in ledger.accepted or r["accepted_at"])
     )
     sent_event_of = {env["id"]: env["subject"] for _, env in referral_sent}
-    inbox = await _rows(
+    inbox = await service_rows(
         platform,
         "notification",
         "SELECT d.event_id::text AS event_id, d.recipient_key AS recipient FROM deliveries d "

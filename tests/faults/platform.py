@@ -269,6 +269,13 @@ class Platform:
         assert self.nats_server is not None
         self.nats_server.start()
 
+    def restart_nats(self) -> None:
+        """What an operator does: stop the NATS server (SIGTERM, it shuts down cleanly) and
+        start it again on the same port."""
+        assert self.nats_server is not None
+        self.nats_server.stop()
+        self.nats_server.start()
+
     def _postgres_processes(self) -> list[psutil.Process]:
         pid_file = self.pg.data_dir / "data" / "postmaster.pid"
         postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
@@ -341,9 +348,11 @@ def start_platform(
     services: tuple[str, ...],
     cluster: bool = False,
     pg_dir: Path | None = None,
+    nats_dir: Path | None = None,
 ) -> Platform:
-    """Servers of our own, then ``make run``'s Stack and seed against them. ``pg_dir``:
-    where PostgreSQL keeps its data (a small disk of its own, say)."""
+    """Servers of our own, then ``make run``'s Stack and seed against them. ``pg_dir``,
+    ``nats_dir``: where PostgreSQL and the (single) NATS server keep their data (a small disk
+    of their own, say)."""
     home.mkdir(parents=True, exist_ok=True)
     home.chmod(0o755)
     pg = PostgresServer(pg_dir or home / "pg").start()
@@ -354,7 +363,7 @@ def start_platform(
             nats_cluster = NatsCluster.start(home)
             nats_url = nats_cluster.url
         else:
-            nats_server = NatsServer(home / "nats").start()
+            nats_server = NatsServer(nats_dir or home / "nats").start()
             nats_url = nats_server.url
         env = {
             "TIREK_NATS_URL": nats_url,

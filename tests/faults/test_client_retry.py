@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from tests.faults.counters import AKT, Row, Table, _rows
+from tests.faults.counters import AKT, Row, Table, service_rows
 from tests.faults.load import case_body
 from tests.faults.platform import Platform
 from tirek.demo.seed import password_token
@@ -63,7 +63,7 @@ async def test_a_registration_retried_after_a_timeout_answers_the_first_case(
     assert [a.status_code for a in answers] == [201] * CLIENTS, [a.text for a in answers]
     timed_out = sum(1 for t, _ in outcomes if t)
     replayed = sum(1 for a in answers if a.headers.get("Idempotent-Replayed") == "true")
-    rows = await _rows(
+    rows = await service_rows(
         platform,
         "intake",
         "SELECT id::text AS id FROM cases WHERE tenant_id = $1 AND opened_on = $2",

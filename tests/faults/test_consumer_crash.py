@@ -12,7 +12,7 @@ from pathlib import Path
 
 from nats.aio.msg import Msg
 
-from tests.faults.counters import Table, _rows, settle
+from tests.faults.counters import Table, service_rows, settle
 from tests.faults.crash_before_ack import EXIT_CODE
 from tests.faults.load import OSH, Load
 from tests.faults.platform import Platform
@@ -52,7 +52,7 @@ async def test_a_consumer_crashing_between_effect_and_ack_applies_the_redelivery
     assert code == EXIT_CODE, f"intake did not crash before its ack (exit {code})"
     crashed = json.loads(crash_report.read_text())
     referral_id = crashed["subject"]
-    linked = await _rows(
+    linked = await service_rows(
         platform,
         "intake",
         "SELECT count(*) AS n FROM cases WHERE tenant_id = $1 AND origin_referral_id = $2::uuid",
@@ -80,7 +80,7 @@ async def test_a_consumer_crashing_between_effect_and_ack_applies_the_redelivery
         await eventually(seen, "the redelivered message acknowledged", within=30)
     redelivered_acks = redelivered()
     await nc.close()
-    again = await _rows(
+    again = await service_rows(
         platform,
         "intake",
         "SELECT count(*) AS n FROM cases WHERE tenant_id = $1 AND origin_referral_id = $2::uuid",

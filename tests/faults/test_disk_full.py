@@ -10,15 +10,13 @@ root: elsewhere the scenario is skipped.
 from __future__ import annotations
 
 import asyncio
-import errno
-import os
-import subprocess
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
 
+from tests.faults import disks
 from tests.faults.conftest import SERVICES
 from tests.faults.counters import Table, settle
 from tests.faults.load import Load
@@ -29,19 +27,8 @@ DISK_SIZE = "768m"
 
 @pytest.fixture(scope="module")
 def small_disk(faults_home: Path) -> Iterator[Path]:
-    mount = faults_home / "small-disk"
-    mount.mkdir(parents=True, exist_ok=True)
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={DISK_SIZE},mode=0755", "tmpfs", str(mount)],
-        capture_output=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a small disk here: {done.stderr.decode().strip()}")
-    try:
+    with disks.small_disk(faults_home / "small-disk", DISK_SIZE) as mount:
         yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 @pytest.fixture(scope="module")
@@ -58,25 +45,6 @@ def on_small_disk(small_disk: Path, faults_home: Path, namespace: str) -> Iterat
         started.stop()
 
 
-def _fill(disk: Path) -> int:
-    """Write a ballast file until the disk has no byte left; its size in MiB."""
-    fd = os.open(disk / "ballast", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    written = 0
-    try:
-        for size in (1 << 20, 4096, 1):  # MiB by MiB, then the last pages, then bytes
-            block = b"\0" * size
-            while True:
-                try:
-                    written += os.write(fd, block)
-                except OSError as error:
-                    if error.errno != errno.ENOSPC:
-                        raise
-                    break
-    finally:
-        os.close(fd)
-    return written >> 20
-
-
 async def test_postgresql_disk_full_mid_load_loses_and_doubles_nothing(
     on_small_disk: Platform, small_disk: Path, report: Callable[[Table], None]
 ) -> None:
@@ -84,10 +52,10 @@ async def test_postgresql_disk_full_mid_load_loses_and_doubles_nothing(
     load = Load(platform.urls, platform.issuer, marker=date(2021, 1, 1))
     await load.start()
     await asyncio.sleep(4)
-    ballast = await asyncio.to_thread(_fill, small_disk)
+    ballast = await asyncio.to_thread(disks.fill, small_disk)
     await asyncio.sleep(15)
     full_retries = dict(load.ledger.retried_on)
-    (small_disk / "ballast").unlink()
+    disks.free(small_disk)
     restarted = not platform.postgres_running()
     if restarted:  # PostgreSQL stops when it cannot write its WAL: the operator starts it
         await asyncio.to_thread(platform.start_postgres)
