@@ -129,7 +129,7 @@ async def test_an_old_database_is_migrated_sealed_and_reads_as_before(
         )
 
     await asyncio.to_thread(command.upgrade, alembic_config(settings), "head")
-    engine = create_engine(settings.db_url, pool_size=2)
+    engine = create_engine(settings.db_url, pool_size=4)
     try:
         sessions = session_factory(engine)
         keyring = Keyring(StaticKeyProvider(settings.master_key), sessions)

@@ -63,7 +63,8 @@ class ServiceSettings(BaseSettings):
     db_url: str = "postgresql+asyncpg://tirek_app@127.0.0.1:5432/tirek"
     #: The same database as its owner role (``TIREK_DB_OWNER_URL``), for migrations only.
     db_owner_url: str | None = None
-    db_pool_size: int = 10
+    #: Connections to it the service opens at most, and keeps (:func:`tirek.db.create_engine`).
+    db_pool_size: int = 20
 
     #: OIDC issuer, e.g. http://127.0.0.1:8080/realms/tirek (development issuer) or Keycloak.
     oidc_issuer: str = "http://127.0.0.1:8080/realms/tirek"

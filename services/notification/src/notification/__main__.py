@@ -14,7 +14,7 @@ async def _seed_demo() -> None:
     from notification.recipients.demo import seed_demo_recipients
     from tirek.db import create_engine, session_factory
 
-    engine = create_engine(get_settings().db_url, pool_size=2, application_name="notification")
+    engine = create_engine(get_settings().db_url, pool_size=4, application_name="notification")
     try:
         count = await seed_demo_recipients(session_factory(engine))
     finally:

@@ -19,7 +19,7 @@ async def _rebuild(settings: ReportingSettings) -> None:
     from tirek.messaging.broker import nats_connect_options
     from tirek.messaging.naming import Naming
 
-    engine = create_engine(settings.db_url, pool_size=2, application_name="reporting-rebuild")
+    engine = create_engine(settings.db_url, pool_size=4, application_name="reporting-rebuild")
     nc = await nats.connect(
         settings.nats_servers,
         connect_timeout=5,

@@ -55,7 +55,7 @@ def with_keyring(settings: ServiceSettings, work: Work[T]) -> T:
     """Run ``work(sessions, keyring)`` on a small engine of the service's own."""
 
     async def main() -> T:
-        engine = create_engine(settings.db_url, pool_size=2)
+        engine = create_engine(settings.db_url, pool_size=4)
         try:
             sessions = session_factory(engine)
             return await work(sessions, Keyring(key_provider_for(settings), sessions))
