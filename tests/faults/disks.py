@@ -8,8 +8,12 @@ import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import pytest
+
+from tests.faults.conftest import SERVICES
+from tests.faults.platform import Platform, start_platform
 
 
 @contextmanager
@@ -28,6 +32,21 @@ def small_disk(mount: Path, size: str) -> Iterator[Path]:
         yield mount
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+@contextmanager
+def platform_on_small_disk(
+    home: Path, *, size: str, namespace: str, server: Literal["postgres", "nats"]
+) -> Iterator[tuple[Platform, Path]]:
+    """A platform of its own whose PostgreSQL or NATS server keeps its data on a small disk
+    (:func:`small_disk`); the platform and the disk."""
+    with small_disk(home / "small-disk", size) as disk:
+        where = {"pg_dir": disk / "pg"} if server == "postgres" else {"nats_dir": disk / "nats"}
+        started = start_platform(home / "platform", namespace=namespace, services=SERVICES, **where)
+        try:
+            yield started, disk
+        finally:
+            started.stop()
 
 
 def fill(disk: Path) -> int:

@@ -20,35 +20,23 @@ from tests.faults import disks
 from tests.faults.conftest import SERVICES
 from tests.faults.counters import Table, settle
 from tests.faults.load import Load
-from tests.faults.platform import Platform, start_platform
+from tests.faults.platform import Platform
 
 DISK_SIZE = "768m"
 
 
 @pytest.fixture(scope="module")
-def small_disk(faults_home: Path) -> Iterator[Path]:
-    with disks.small_disk(faults_home / "small-disk", DISK_SIZE) as mount:
-        yield mount
-
-
-@pytest.fixture(scope="module")
-def on_small_disk(small_disk: Path, faults_home: Path, namespace: str) -> Iterator[Platform]:
-    started = start_platform(
-        faults_home / "disk",
-        namespace=f"{namespace}d",
-        services=SERVICES,
-        pg_dir=small_disk / "pg",
-    )
-    try:
+def on_small_disk(faults_home: Path, namespace: str) -> Iterator[tuple[Platform, Path]]:
+    with disks.platform_on_small_disk(
+        faults_home / "disk", size=DISK_SIZE, namespace=f"{namespace}d", server="postgres"
+    ) as started:
         yield started
-    finally:
-        started.stop()
 
 
 async def test_postgresql_disk_full_mid_load_loses_and_doubles_nothing(
-    on_small_disk: Platform, small_disk: Path, report: Callable[[Table], None]
+    on_small_disk: tuple[Platform, Path], report: Callable[[Table], None]
 ) -> None:
-    platform = on_small_disk
+    platform, small_disk = on_small_disk
     load = Load(platform.urls, platform.issuer, marker=date(2021, 1, 1))
     await load.start()
     await asyncio.sleep(4)

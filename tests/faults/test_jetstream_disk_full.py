@@ -24,29 +24,17 @@ from tests.faults import disks
 from tests.faults.conftest import SERVICES
 from tests.faults.counters import Table, service_rows, settle
 from tests.faults.load import Load
-from tests.faults.platform import Platform, start_platform
+from tests.faults.platform import Platform
 
 DISK_SIZE = "256m"
 
 
 @pytest.fixture(scope="module")
-def small_disk(faults_home: Path) -> Iterator[Path]:
-    with disks.small_disk(faults_home / "small-js-disk", DISK_SIZE) as mount:
-        yield mount
-
-
-@pytest.fixture(scope="module")
-def nats_on_small_disk(small_disk: Path, faults_home: Path, namespace: str) -> Iterator[Platform]:
-    started = start_platform(
-        faults_home / "js-disk",
-        namespace=f"{namespace}j",
-        services=SERVICES,
-        nats_dir=small_disk / "nats",
-    )
-    try:
+def nats_on_small_disk(faults_home: Path, namespace: str) -> Iterator[tuple[Platform, Path]]:
+    with disks.platform_on_small_disk(
+        faults_home / "js-disk", size=DISK_SIZE, namespace=f"{namespace}j", server="nats"
+    ) as started:
         yield started
-    finally:
-        started.stop()
 
 
 async def _unpublished(platform: Platform, service: str) -> int:
@@ -57,9 +45,9 @@ async def _unpublished(platform: Platform, service: str) -> int:
 
 
 async def test_jetstream_disk_full_mid_load_loses_and_doubles_nothing(
-    nats_on_small_disk: Platform, small_disk: Path, report: Callable[[Table], None]
+    nats_on_small_disk: tuple[Platform, Path], report: Callable[[Table], None]
 ) -> None:
-    platform = nats_on_small_disk
+    platform, small_disk = nats_on_small_disk
     load = Load(platform.urls, platform.issuer, marker=date(2021, 2, 1))
     await load.start()
     await asyncio.sleep(4)
