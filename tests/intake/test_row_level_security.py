@@ -177,3 +177,76 @@ async def test_the_application_role_cannot_bypass_row_level_security(
     assert not superuser, "the application connects as a superuser"
     assert not bypass, "the application role has BYPASSRLS"
     assert not owned, f"the application role owns {owned}: owners skip unforced policies"
+
+
+async def _indexes_of(intake: Intake, case_id: str) -> tuple[list[str], list[str]]:
+    async with intake.admin_engine.connect() as conn:
+        names, documents = (
+            await conn.execute(
+                text(
+                    "SELECT p.name_indexes, p.document_indexes FROM persons p "
+                    "JOIN cases c ON c.person_id = p.id WHERE c.id = :id"
+                ),
+                {"id": case_id},
+            )
+        ).one()
+    return list(names), list(documents)
+
+
+async def test_person_matching_answers_only_the_current_ngos_persons(
+    intake: Intake, app_engine: AsyncEngine, cases_of_two_ngos: dict[uuid.UUID, str]
+) -> None:
+    """persons_matching (migration 0008) reads persons unfiltered, as its owner, to use the
+    GIN indexes: it must filter by the transaction's tenant itself."""
+    lookup = text("SELECT * FROM persons_matching(CAST(:n AS text[]), CAST(:d AS text[]))")
+    # Both NGOs registered the same person: each under its own keys, so the indexes differ.
+    akt_names, akt_documents = await _indexes_of(intake, cases_of_two_ngos[AKT])
+    async with app_engine.connect() as conn:
+        async with conn.begin():
+            await as_tenant(conn, AKT)
+            akt = set((await conn.execute(lookup, {"n": akt_names, "d": akt_documents})).scalars())
+        async with conn.begin():
+            await as_tenant(conn, TLD)
+            tld = set((await conn.execute(lookup, {"n": akt_names, "d": akt_documents})).scalars())
+        async with conn.begin():  # no tenant at all
+            nobody = set(
+                (await conn.execute(lookup, {"n": akt_names, "d": akt_documents})).scalars()
+            )
+    async with intake.admin_engine.connect() as conn:
+        akt_person = (
+            await conn.execute(
+                text("SELECT person_id FROM cases WHERE id = :id"), {"id": cases_of_two_ngos[AKT]}
+            )
+        ).scalar_one()
+    assert akt_person in akt, "AKT's own person was not found by its own indexes"
+    assert tld == set(), "TLD's transaction got AKT's persons"
+    assert nobody == set(), "a transaction without a tenant got persons"
+
+
+async def test_person_matching_uses_the_gin_indexes_the_application_role_cannot(
+    intake: Intake, app_engine: AsyncEngine, cases_of_two_ngos: dict[uuid.UUID, str]
+) -> None:
+    """The reason for the function: under row-level security PostgreSQL may not use the GIN
+    indexes for array overlap (not leakproof), so the application role's own query read
+    every person of its NGO. The function's owner, whom a policy lets read every row, can."""
+    names, _ = await _indexes_of(intake, cases_of_two_ngos[AKT])
+    query = text("EXPLAIN SELECT id FROM persons WHERE name_indexes && CAST(:n AS varchar(32)[])")
+
+    async def plan(conn: AsyncConnection) -> str:
+        await conn.execute(text("SET LOCAL enable_seqscan = off"))  # use an index if allowed
+        return "\n".join((await conn.execute(query, {"n": names})).scalars())
+
+    async with app_engine.connect() as conn, conn.begin():
+        await as_tenant(conn, AKT)
+        as_application = await plan(conn)
+    owner = create_async_engine(intake.db.owner_url, pool_size=1, max_overflow=0)
+    try:
+        async with owner.connect() as conn, conn.begin():
+            as_owner = await plan(conn)
+    finally:
+        await owner.dispose()
+    assert "ix_persons_name_indexes" in as_owner, as_owner
+    assert "ix_persons_name_indexes" not in as_application, (
+        "the application role can use the GIN index under RLS now: persons_matching is no "
+        f"longer needed\n{as_application}"
+    )

@@ -10,7 +10,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Integer, Select, String, Text, and_, bindparam, cast, func, or_, select, text
+from sqlalchemy import Integer, Select, Text, and_, bindparam, cast, func, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,7 +20,13 @@ from intake.cases.schemas import CaseClose, CaseIn, CasePatch
 from intake.partners import service as partners
 from intake.partners.hints import HINT_FIELDS, hint_values
 from intake.persons.models import Person
-from intake.persons.search import document_index, index_person, name_indexes, person_name_keys
+from intake.persons.search import (
+    document_index,
+    index_person,
+    name_indexes,
+    person_name_keys,
+    persons_matching,
+)
 from intake.privacy.reveal import reveal_case
 from intake.tenants.directory import DIRECTORY, ActiveTenant
 from tirek.auth import Principal, Role
@@ -416,14 +422,10 @@ async def list_cases(
         keys = await keyring.keys(tenant)
     if filters.name:
         wanted = name_indexes(keys, [filters.name])
-        statement = statement.where(
-            Case.person_id.in_(select(Person.id).where(Person.name_indexes.overlap(wanted)))
-        )
+        statement = statement.where(Case.person_id.in_(persons_matching(wanted, [])))
     if filters.document:
         index = document_index(keys, filters.document)
-        statement = statement.where(
-            Case.person_id.in_(select(Person.id).where(Person.document_indexes.contains([index])))
-        )
+        statement = statement.where(Case.person_id.in_(persons_matching([], [index])))
     if filters.status:
         statement = statement.where(Case.status == filters.status.value)
     if filters.category:
@@ -454,14 +456,11 @@ async def count_cases(*, session: AsyncSession) -> int:
 
 
 def _duplicates_of(person: Person) -> Select[tuple[uuid.UUID]] | None:
-    """Ids of the NGO's other persons with one of ``person``'s name keys or documents."""
+    """Ids of the NGO's persons with one of ``person``'s name keys or documents (``person``
+    among them)."""
     if not person.name_indexes and not person.document_indexes:
         return None
-    return select(Person.id).where(
-        Person.id != person.id,
-        Person.name_indexes.overlap(person.name_indexes)
-        | Person.document_indexes.overlap(person.document_indexes),
-    )
+    return persons_matching(person.name_indexes or [], person.document_indexes or [])
 
 
 async def possible_duplicates(
@@ -475,7 +474,7 @@ async def possible_duplicates(
     matches = _duplicates_of(case.person)
     if matches is None:
         return []
-    statement = select(Case).where(Case.person_id.in_(matches))
+    statement = select(Case).where(Case.person_id.in_(matches), Case.person_id != case.person_id)
     if exclude:
         statement = statement.where(Case.id.notin_(exclude))
     rows = await session.scalars(statement.order_by(Case.opened_on.desc()).limit(limit))
@@ -495,12 +494,11 @@ _DUPLICATE_HINTS = (
     select(Case.id, Case.number, Case.opened_on, Case.status)
     .where(
         Case.person_id.in_(
-            select(Person.id).where(
-                Person.id != bindparam("person_id"),
-                Person.name_indexes.overlap(bindparam("names", type_=ARRAY(String(32))))
-                | Person.document_indexes.overlap(bindparam("documents", type_=ARRAY(String(32)))),
+            persons_matching(
+                bindparam("names", type_=ARRAY(Text)), bindparam("documents", type_=ARRAY(Text))
             )
-        )
+        ),
+        Case.person_id != bindparam("person_id"),
     )
     .order_by(Case.opened_on.desc())
     .limit(bindparam("limit"))
