@@ -56,13 +56,12 @@ async def index_person(
     person_id: uuid.UUID,
     person: Mapping[str, Any],
     replace: bool = True,
-    names: Collection[str] | None = None,
 ) -> set[str]:
     """Store the hint values of ``person`` (its fields in plaintext, as registered or updated)
-    in place of the ones it had; ``replace=False`` for a person just created. ``consortium``:
-    :meth:`tirek.crypto.Keyring.consortium`; ``names``: as for
-    :func:`~intake.partners.hints.hint_values`. Returns them."""
-    values = hint_values(consortium, person, names=names)
+    in place of the ones it had; ``replace=False`` for a person just created (a registration
+    stores them with its case instead: :data:`NEW_PERSON_HINTS`). ``consortium``:
+    :meth:`tirek.crypto.Keyring.consortium`. Returns them."""
+    values = hint_values(consortium, person)
     if replace:
         await forget_person(session, person_id=person_id)
     if values:
