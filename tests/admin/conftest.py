@@ -117,7 +117,7 @@ def admin_settings(
         db_owner_url=admin_db.owner_url,
         oidc_issuer=f"{devidp_url}realms/tirek",
         oidc_audience="tirek-admin",
-        db_pool_size=5,
+        db_pool_size=10,
         # The identity provider is the development issuer (its admin API mirrors Keycloak's).
         keycloak_client_secret=admin_client_secret,
     )

@@ -82,7 +82,7 @@ async def intake_on_admin_events(
         db_owner_url=db.owner_url,
         oidc_issuer=f"{devidp_url}realms/tirek",
         oidc_audience="tirek-intake",
-        db_pool_size=2,
+        db_pool_size=4,
         master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
     )
     await asyncio.to_thread(migrate_intake, settings)

@@ -123,7 +123,7 @@ async def platform(
             "nats_url": nats_url,
             "namespace": naming.namespace,
             "oidc_issuer": f"{devidp_url}realms/tirek",
-            "db_pool_size": 2,
+            "db_pool_size": 4,
             "db_url": dbs[name].app_url,
             "db_owner_url": dbs[name].owner_url,
         }

@@ -72,7 +72,7 @@ async def settings(
         db_owner_url=intake_db.owner_url,
         oidc_issuer=issuer,
         oidc_audience="tirek-intake",
-        db_pool_size=2,
+        db_pool_size=4,
         master_key=master_key,
     )
     referral = ReferralSettings(
@@ -83,7 +83,7 @@ async def settings(
         db_owner_url=referral_db.owner_url,
         oidc_issuer=issuer,
         oidc_audience="tirek-referral",
-        db_pool_size=2,
+        db_pool_size=4,
         master_key=master_key,
         deadline_scan_interval=3600,
     )

@@ -64,7 +64,7 @@ def intake_settings(
         db_owner_url=intake_db.owner_url,
         oidc_issuer=f"{devidp_url}realms/tirek",
         oidc_audience="tirek-intake",
-        db_pool_size=5,
+        db_pool_size=10,
         # Share packages are sealed with it (tirek.crypto); never the local key file in tests.
         master_key=base64.b64encode(secrets.token_bytes(32)).decode(),
     )

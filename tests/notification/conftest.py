@@ -157,7 +157,7 @@ def notification_settings(
         db_owner_url=notification_db.owner_url,
         oidc_issuer=f"{devidp_url}realms/tirek",
         oidc_audience="tirek-notification",
-        db_pool_size=5,
+        db_pool_size=10,
         smtp_host="127.0.0.1",
         smtp_port=smtp_server.port,
         smtp_starttls=False,

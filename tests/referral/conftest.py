@@ -273,7 +273,7 @@ def referral_settings(
         db_owner_url=referral_db.owner_url,
         oidc_issuer=f"{devidp_url}realms/tirek",
         oidc_audience="tirek-referral",
-        db_pool_size=5,
+        db_pool_size=10,
         master_key=MASTER_KEY,
         # The tests call scan_deadlines themselves; the loop scans once at start-up only.
         deadline_scan_interval=3600,

@@ -136,7 +136,7 @@ async def reporting(
         db_url=db.app_url,
         db_owner_url=db.owner_url,
         oidc_issuer=f"{devidp_url}realms/tirek",
-        db_pool_size=5,
+        db_pool_size=10,
     )
     await asyncio.to_thread(upgrade, settings)
     history = generate()

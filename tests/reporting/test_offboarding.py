@@ -55,7 +55,7 @@ async def service(
         db_url=db.app_url,
         db_owner_url=db.owner_url,
         oidc_issuer=f"{devidp_url}realms/tirek",
-        db_pool_size=3,
+        db_pool_size=6,
     )
     await asyncio.to_thread(upgrade, settings)
     engine = create_async_engine(

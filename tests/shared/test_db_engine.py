@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
+import pytest
 from sqlalchemy import text
 
 from tirek.db import create_engine
@@ -35,3 +36,13 @@ async def test_a_pooled_connection_the_server_killed_is_replaced_on_checkout(
             assert await conn.scalar(text("SELECT pg_backend_pid()")) == second
     finally:
         await engine.dispose()
+
+
+def test_a_pool_too_small_for_a_services_listeners_is_refused_at_start() -> None:
+    import pydantic
+
+    from tirek.settings import ServiceSettings
+
+    with pytest.raises(pydantic.ValidationError, match="db_pool_size"):
+        ServiceSettings(db_pool_size=2)  # the relay's and a cache's LISTEN would hold both
+    assert ServiceSettings(db_pool_size=4).db_pool_size == 4

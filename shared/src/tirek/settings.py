@@ -64,7 +64,9 @@ class ServiceSettings(BaseSettings):
     #: The same database as its owner role (``TIREK_DB_OWNER_URL``), for migrations only.
     db_owner_url: str | None = None
     #: Connections to it the service opens at most, and keeps (:func:`tirek.db.create_engine`).
-    db_pool_size: int = 20
+    #: At least 4: a process holds up to two for good (the outbox relay's LISTEN, a cache's),
+    #: and with fewer its requests and consumers waited for each other until readiness failed.
+    db_pool_size: int = Field(20, ge=4)
 
     #: OIDC issuer, e.g. http://127.0.0.1:8080/realms/tirek (development issuer) or Keycloak.
     oidc_issuer: str = "http://127.0.0.1:8080/realms/tirek"
