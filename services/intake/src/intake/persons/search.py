@@ -40,7 +40,9 @@ def name_keys(
     return {key for key in (name_key(original), name_key(name_latin or "")) if key}
 
 
-def persons_matching(names: Any, documents: Any) -> Select[tuple[uuid.UUID]]:
+def persons_matching(
+    names: Collection[str] | BindParameter[Any], documents: Collection[str] | BindParameter[Any]
+) -> Select[tuple[uuid.UUID]]:
     """Ids of the current NGO's persons holding any of ``names`` (name blind indexes) or
     ``documents`` (document blind indexes): lists, or bound parameters of a statement built
     once.
