@@ -11,7 +11,20 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import DateTime, Integer, String, Text, Uuid, bindparam, func, insert, select, text
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    Uuid,
+    bindparam,
+    event,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, array
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -162,3 +175,69 @@ async def test_insert_new_with_refuses_an_unsealed_record(engine: AsyncEngine) -
             )
     async with engine.connect() as conn:
         assert (await conn.execute(text("SELECT last_value FROM tallies"))).scalar_one() == 0
+
+
+class Reply(Base):
+    """A record that refers to a letter: written with the letter in one statement."""
+
+    __tablename__ = "replies"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    letter_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("letters.id"))
+    number: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+_REPLY_NUMBER = {"number": select(func.concat("R-", _NEXT.c.last_value)).scalar_subquery()}
+
+
+async def test_a_record_written_alongside_is_stored_by_the_same_statement_as_a_flush_would(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO tallies (id, last_value) VALUES (1, 6)"))
+    written = letter("Улица Абая 12")
+    seal_record(written, KEYS)
+    reply = Reply(id=uuid.uuid4(), letter_id=written.id)
+    statements: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    async with async_sessionmaker(engine)() as session, session.begin():
+        # The reply refers to the letter: its foreign key holds at the statement's end.
+        await insert_new_with(
+            session,
+            reply,
+            computed=_REPLY_NUMBER,
+            ctes=(_STAMPS,),
+            alongside=(written,),
+            params={"stamp_letter": written.id, "words": ["x"]},
+        )
+    assert len([s for s in statements if "INSERT" in s]) == 1, statements
+    assert reply.number == "R-7" and reply.created_at is not None
+    async with engine.connect() as conn:
+        row = (await conn.execute(select(Letter.__table__))).one()
+        replies = (await conn.execute(select(Reply.letter_id, Reply.number))).all()
+    assert row.id == written.id and row.body == written.body_sealed and "Абая" not in row.body
+    assert row.tags == []  # the column default, applied to a record written alongside too
+    assert written.created_at == row.created_at  # what the database filled, read back
+    assert replies == [(written.id, "R-7")]
+
+
+async def test_a_record_written_alongside_must_be_sealed_and_nothing_is_written_otherwise(
+    engine: AsyncEngine,
+) -> None:
+    async with engine.begin() as conn:
+        await conn.execute(text("INSERT INTO tallies (id, last_value) VALUES (1, 0)"))
+    unsealed = letter("Сабиров Тахир")
+    sessions = async_sessionmaker(engine, class_=AsyncSession)
+    async with sessions() as session, session.begin():
+        with pytest.raises(UnsealedWrite):
+            await insert_new_with(
+                session,
+                Reply(id=uuid.uuid4(), letter_id=unsealed.id),
+                computed=_REPLY_NUMBER,
+                alongside=(unsealed,),
+                params={},
+            )
+    async with engine.connect() as conn:
+        assert await conn.scalar(text("SELECT count(*) FROM letters")) == 0
+        assert await conn.scalar(text("SELECT last_value FROM tallies")) == 0

@@ -20,7 +20,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from prometheus_client import CollectorRegistry
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, func, literal, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engine
 
 from tirek.events.envelope import Envelope
@@ -36,6 +36,7 @@ from tirek.messaging import (
     purge_published,
     subscriber,
 )
+from tirek.messaging.outbox import outbox_cte, outbox_params
 from tirek.settings import ServiceSettings
 
 DEADLINE = 10.0
@@ -306,3 +307,28 @@ async def test_purge_removes_only_published_rows(
 
     assert await _row(engine, published) is None
     assert await _row(engine, pending) is not None
+
+
+#: An event written by a statement of its own, its ``number`` computed by that statement.
+_NUMBERED_EVENT = outbox_cte(
+    "numbered", completed={"number": func.concat("AKT-", func.lpad(literal("7"), 6, "0"))}
+)
+
+
+async def test_an_event_written_by_another_statement_is_published_as_that_statement_completed_it(
+    engine: AsyncEngine, nc: Client, naming: Naming
+) -> None:
+    envelope = _event("test.numbered").model_copy(update={"data": {"count": 1, "number": ""}})
+    async with AsyncSession(engine) as session, session.begin():
+        answer = await session.scalar(
+            select(literal(42)).add_cte(_NUMBERED_EVENT), outbox_params("numbered", envelope)
+        )
+    assert answer == 42
+    assert await OutboxRelay(engine=engine, nats=nc, naming=naming).publish_pending() == 1
+
+    message = await nc.jetstream().get_last_msg(
+        naming.stream("INTAKE"), naming.subject(envelope.subject_name)
+    )
+    published = Envelope.model_validate_json(message.data or b"")
+    assert published.data == {"count": 1, "number": "AKT-000007"}
+    assert published.model_copy(update={"data": envelope.data}) == envelope  # nothing else

@@ -1,7 +1,8 @@
 """Transactional outbox: events are written with the state change, published by a relay.
 
 A use case calls :func:`add_to_outbox` inside its unit of work, so the event commits (or rolls
-back) with the domain rows. :class:`OutboxRelay` publishes committed rows to JetStream with
+back) with the domain rows; or writes the row with another statement of its own, through
+:func:`outbox_cte` and :func:`outbox_params` (one round trip fewer). :class:`OutboxRelay` publishes committed rows to JetStream with
 ``Nats-Msg-Id`` = event id and marks them published in the same transaction that locked them.
 A relay that dies between the publish and the commit publishes the row again on its next pass;
 the stream drops the copy within its duplicate window, and consumers' inboxes drop it after
@@ -31,6 +32,7 @@ from opentelemetry import trace
 from opentelemetry.context import Context
 from opentelemetry.trace import SpanKind, TracerProvider
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
 from tirek.events.envelope import Envelope
@@ -52,6 +54,8 @@ __all__ = [
     "drop_messaging_tables",
     "messaging_metadata",
     "outbox",
+    "outbox_cte",
+    "outbox_params",
     "purge_published",
 ]
 
@@ -65,24 +69,52 @@ _MAX_ERROR: Final = 500
 _INSERT: Final = sa.insert(outbox)
 
 
-async def add_to_outbox(session: AsyncSession, envelope: Envelope) -> None:
-    """Write ``envelope`` to the outbox in the session's current transaction.
-
-    The current OpenTelemetry context is stored as the row's traceparent (and becomes the
-    envelope's ``trace`` when that is empty), so the relay continues this trace.
-    """
+def _row(envelope: Envelope) -> dict[str, Any]:
+    """The outbox row of ``envelope``. The current OpenTelemetry context is stored as the
+    row's traceparent (and becomes the envelope's ``trace`` when that is empty), so the relay
+    continues this trace."""
     traceparent = current_traceparent()
     if envelope.trace is None and traceparent is not None:
         envelope = envelope.model_copy(update={"trace": traceparent})
-    await session.execute(
-        _INSERT,
-        {
-            "id": envelope.id,
-            "subject_name": envelope.subject_name,
-            "payload": envelope.model_dump(mode="json"),
-            "traceparent": traceparent or envelope.trace,
-        },
+    return {
+        "id": envelope.id,
+        "subject_name": envelope.subject_name,
+        "payload": envelope.model_dump(mode="json"),
+        "traceparent": traceparent or envelope.trace,
+    }
+
+
+async def add_to_outbox(session: AsyncSession, envelope: Envelope) -> None:
+    """Write ``envelope`` to the outbox in the session's current transaction."""
+    await session.execute(_INSERT, _row(envelope))
+
+
+def outbox_cte(name: str, *, completed: dict[str, sa.ColumnElement[Any]]) -> sa.CTE:
+    """The outbox row of an event as a CTE ``name``, for a statement that writes it with the
+    change it announces (:func:`tirek.db.inserts.insert_new_with`'s ``ctes``); its
+    parameters: :func:`outbox_params`. Build it once, as a module constant.
+
+    ``completed``: fields of the event's ``data`` that the statement itself computes (a case's
+    number, taken from its counter), each an SQL expression that replaces what the envelope
+    held for it; the envelope must hold a valid placeholder there.
+    """
+    payload: sa.ColumnElement[Any] = sa.cast(sa.bindparam(f"{name}_payload", type_=JSONB), JSONB)
+    for field, value in completed.items():
+        path = sa.literal(["data", field], ARRAY(sa.Text()))
+        payload = sa.func.jsonb_set(payload, path, sa.func.to_jsonb(value), type_=JSONB)
+    row = sa.select(
+        sa.bindparam(f"{name}_id", type_=sa.Uuid()),
+        sa.bindparam(f"{name}_subject_name", type_=sa.Text()),
+        payload,
+        sa.bindparam(f"{name}_traceparent", type_=sa.Text()),
     )
+    columns = ["id", "subject_name", "payload", "traceparent"]
+    return sa.insert(outbox).from_select(columns, row).cte(name)
+
+
+def outbox_params(name: str, envelope: Envelope) -> dict[str, Any]:
+    """The parameters of :func:`outbox_cte` ``name`` writing ``envelope``."""
+    return {f"{name}_{key}": value for key, value in _row(envelope).items()}
 
 
 async def purge_published(session: AsyncSession, *, older_than: timedelta) -> int:

@@ -31,7 +31,7 @@ from intake.privacy.reveal import reveal_case
 from intake.tenants.directory import DIRECTORY, ActiveTenant
 from tirek.auth import Principal, Role
 from tirek.crypto import Keyring, TenantKeys, seal_record
-from tirek.db.inserts import insert_new, insert_new_with
+from tirek.db.inserts import insert_new_with
 from tirek.events import Envelope
 from tirek.events.intake import (
     AgeBand,
@@ -45,7 +45,7 @@ from tirek.events.intake import (
     Sex,
     TrmStage,
 )
-from tirek.messaging.outbox import add_to_outbox
+from tirek.messaging.outbox import add_to_outbox, outbox_cte, outbox_params
 from tirek.web.problems import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 
 
@@ -73,13 +73,22 @@ _NEXT_SEQUENCE = (
 )
 _SEQUENCE = cast(_NEXT_SEQUENCE.c.last_value, Text)
 #: :func:`intake.cases.rules.case_number`, written by the database: the prefix, then the
-#: sequence padded to its digits (longer past a million, never cut).
-_NUMBERED = {
-    "number": select(
+#: sequence padded to its digits (longer past a million, never cut). Read by the case and by
+#: its ``case.registered`` event.
+_NUMBER = select(
+    (
         bindparam("number_prefix", type_=Text)
         + func.lpad(_SEQUENCE, func.greatest(rules.SEQUENCE_DIGITS, func.length(_SEQUENCE)), "0")
-    ).scalar_subquery()
-}
+    ).label("number")
+).cte("case_number")
+_NUMBERED = {"number": select(_NUMBER.c.number).scalar_subquery()}
+#: The ``case.registered`` event, written by the statement that stores the case: its
+#: ``case_number`` is the number the statement takes.
+_REGISTERED = outbox_cte(
+    "registered", completed={"case_number": select(_NUMBER.c.number).scalar_subquery()}
+)
+#: What the event holds for the number until the statement completes it.
+_NUMBER_PENDING = ""
 
 
 def _age_band(opened_on: date, person: Person) -> str:
@@ -99,9 +108,10 @@ def _seal_case(case: Case, keys: TenantKeys, *, names: Collection[str] | None = 
 
 @dataclass
 class Registration:
-    """A registration under way: the person is stored, the case not yet (it has no number).
-    Both are written with :mod:`tirek.db.inserts`, so the session does not hold them: change
-    them through a record loaded anew.
+    """A registration under way: the person and the case are built and sealed, nothing is
+    stored yet (the case has no number). :func:`open_case` writes both with
+    :mod:`tirek.db.inserts`, so the session does not hold them: change them through a record
+    loaded anew.
 
     :func:`start_registration` then :func:`open_case`; between the two a view may read what
     the answer needs. The number comes last because the counter's row stays locked until the
@@ -124,8 +134,8 @@ async def start_registration(
     keyring: Keyring,
     origin_referral_id: uuid.UUID | None = None,
 ) -> Registration:
-    """Store the person (sealed); the case and the person's partner hints wait for
-    :func:`open_case`."""
+    """Build and seal the person and the case, and work out the person's partner hints;
+    :func:`open_case` stores them."""
     tenant = await DIRECTORY.active(session, principal.tenant_id)
     if tenant is None:
         raise TenantNotOnboarded()
@@ -163,21 +173,22 @@ async def start_registration(
     # with the case (open_case).
     hints = hint_values(await keyring.consortium(), registered, names=names)
     _seal_case(case, keys, names=names)
-    # Not through the session: a flush's bookkeeping cost more than the insert itself.
-    await insert_new(session, person)
     return Registration(tenant=tenant, person=person, case=case, hints=hints)
 
 
 async def open_case(*, session: AsyncSession, registration: Registration) -> Case:
-    """Number and store the case, and its person's partner hints; publishes
-    ``case.registered``."""
+    """Store the person, number and store the case, with the person's partner hints;
+    publishes ``case.registered``. One statement: a round trip costs intake and the database
+    about as much as a small statement's work, and this one holds the NGO's counter."""
     tenant, person, case = registration.tenant, registration.person, registration.case
     year = case.opened_on.year
+    # Not through the session: a flush's bookkeeping cost more than the inserts themselves.
     await insert_new_with(
         session,
         case,
         computed=_NUMBERED,
-        ctes=(partners.NEW_PERSON_HINTS,),
+        ctes=(partners.NEW_PERSON_HINTS, _REGISTERED),
+        alongside=(person,),
         params={
             "counter_tenant": tenant.id,
             "counter_year": year,
@@ -185,33 +196,36 @@ async def open_case(*, session: AsyncSession, registration: Registration) -> Cas
             **partners.new_person_hints(
                 tenant_id=tenant.id, person_id=person.id, values=registration.hints
             ),
+            **outbox_params("registered", _registered(tenant, person, case)),
         },
     )
-    await add_to_outbox(
-        session,
-        Envelope.wrap(
-            CaseRegistered(
-                case_id=case.id,
-                case_number=case.number,
-                person_id=person.id,
-                opened_on=case.opened_on,
-                country=tenant.country,
-                sex=Sex(person.sex),
-                age_band=AgeBand(case.age_band),
-                citizenship=person.citizenship,
-                categories=[CaseCategory(c) for c in case.categories],
-                exploitation_forms=[ExploitationForm(f) for f in case.exploitation_forms],
-                trm_stage=TrmStage(case.trm_stage),
-                status=CaseStatus(case.status),
-                risk_level=RiskLevel(case.risk_level),
-                assigned_to=case.assigned_to,
-                origin_referral_id=case.origin_referral_id,
-            ),
-            tenant=tenant.id,
-            subject=case.id,
-        ),
-    )
     return case
+
+
+def _registered(tenant: ActiveTenant, person: Person, case: Case) -> Envelope:
+    """``case.registered`` of a case about to be stored: its number is written by the
+    statement that takes it (:data:`_REGISTERED`)."""
+    return Envelope.wrap(
+        CaseRegistered(
+            case_id=case.id,
+            case_number=_NUMBER_PENDING,
+            person_id=person.id,
+            opened_on=case.opened_on,
+            country=tenant.country,
+            sex=Sex(person.sex),
+            age_band=AgeBand(case.age_band),
+            citizenship=person.citizenship,
+            categories=[CaseCategory(c) for c in case.categories],
+            exploitation_forms=[ExploitationForm(f) for f in case.exploitation_forms],
+            trm_stage=TrmStage(case.trm_stage),
+            status=CaseStatus(case.status),
+            risk_level=RiskLevel(case.risk_level),
+            assigned_to=case.assigned_to,
+            origin_referral_id=case.origin_referral_id,
+        ),
+        tenant=tenant.id,
+        subject=case.id,
+    )
 
 
 async def register(
