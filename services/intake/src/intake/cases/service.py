@@ -10,7 +10,19 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Integer, Select, Text, and_, bindparam, cast, func, or_, select, text
+from sqlalchemy import (
+    Integer,
+    Select,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    or_,
+    select,
+    text,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,6 +31,7 @@ from intake.cases.models import Case
 from intake.cases.schemas import CaseClose, CaseIn, CasePatch
 from intake.partners import service as partners
 from intake.partners.hints import HINT_FIELDS, hint_values
+from intake.partners.schemas import PartnerHint
 from intake.persons.models import Person
 from intake.persons.search import (
     document_index,
@@ -503,36 +516,59 @@ class DuplicateRow:
     status: str
 
 
-#: :func:`duplicate_hints`' query, built once (SQLAlchemy then computes its cache key once).
-_DUPLICATE_HINTS = (
-    select(Case.id, Case.number, Case.opened_on, Case.status)
-    .where(
-        Case.person_id.in_(
-            persons_matching(
-                bindparam("names", type_=ARRAY(Text)), bindparam("documents", type_=ARRAY(Text))
+@dataclass(frozen=True)
+class Found:
+    """What the answer to a registration shows besides the case: the NGO's cases that may be
+    about the same person, and the partner NGOs that may know them."""
+
+    duplicates: list[DuplicateRow]
+    partners: list[PartnerHint]
+
+
+#: :func:`found_on_registration`'s statement, built once: both lookups in one round trip,
+#: each as an array of rows.
+_FOUND = select(
+    func.array(
+        select(tuple_(Case.id, Case.number, Case.opened_on, Case.status))
+        .where(
+            Case.person_id.in_(
+                persons_matching(
+                    bindparam("names", type_=ARRAY(Text)),
+                    bindparam("documents", type_=ARRAY(Text)),
+                )
             )
-        ),
-        Case.person_id != bindparam("person_id"),
-    )
-    .order_by(Case.opened_on.desc())
-    .limit(bindparam("limit"))
+        )
+        .order_by(Case.opened_on.desc())
+        .limit(bindparam("limit"))
+        .scalar_subquery()
+    ),
+    func.array(partners.PARTNER_ROWS),
 )
 
 
-async def duplicate_hints(
-    *, session: AsyncSession, person: Person, limit: int = 10
-) -> list[DuplicateRow]:
-    """:func:`possible_duplicates` of a person being registered, as the answer shows them:
-    the columns only (no case and person rows to build)."""
-    if not person.name_indexes and not person.document_indexes:
-        return []
-    rows = await session.execute(
-        _DUPLICATE_HINTS,
-        {
-            "person_id": person.id,
-            "names": person.name_indexes or [],
-            "documents": person.document_indexes or [],
-            "limit": limit,
-        },
+async def found_on_registration(
+    *, session: AsyncSession, registration: Registration, today: date, language: str
+) -> Found:
+    """:func:`possible_duplicates` of the person being registered (at most 10, newest
+    first, the columns the answer shows) and the partners who may know them
+    (:func:`intake.partners.service.partners_who_may_know`), in one round trip. Read before
+    the case takes its number: the person is not stored yet, so is not among the matches."""
+    person = registration.person
+    names, documents = person.name_indexes or [], person.document_indexes or []
+    if not names and not documents and not registration.hints:
+        return Found([], [])
+    duplicates, found_partners = (
+        await session.execute(
+            _FOUND,
+            {
+                "names": names,
+                "documents": documents,
+                "limit": 10,
+                **partners.partners_params(hints=registration.hints, today=today),
+            },
+        )
+    ).one()
+    return Found(
+        [DuplicateRow(*row) for row in duplicates],
+        partners.partner_hints(found_partners, language=language),
     )
-    return [DuplicateRow(*row) for row in rows.all()]

@@ -22,7 +22,6 @@ from intake.cases.schemas import (
     DuplicateHint,
 )
 from intake.deps import CaseManager, CaseWorker, KeyringDep, TenantWork, Today
-from intake.partners import service as partners
 from intake.privacy.reveal import reveal
 from tirek.auth import Principal
 from tirek.events.intake import CaseCategory, CaseStatus, TrmStage
@@ -44,15 +43,14 @@ async def register_case(
             session=session, principal=principal, data=data, today=today, keyring=keyring
         )
         # What the answer needs, read before the case takes its number (and locks the NGO's
-        # counter until commit). The new case itself is never among its person's duplicates.
-        duplicates = await service.duplicate_hints(session=session, person=registration.person)
-        partner_hints = await partners.partners_who_may_know(
-            session, hints=registration.hints, today=today, language=principal.language
+        # counter until commit).
+        found = await service.found_on_registration(
+            session=session, registration=registration, today=today, language=principal.language
         )
         case = await service.open_case(session=session, registration=registration)
         out = CaseOut.model_validate(case)
-        out.possible_duplicates = [DuplicateHint.model_validate(d) for d in duplicates]
-        out.partner_hints = partner_hints
+        out.possible_duplicates = [DuplicateHint.model_validate(d) for d in found.duplicates]
+        out.partner_hints = found.partners
         return out
 
 

@@ -4,25 +4,58 @@ the caller's NGO may refer to hold an equal one."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import String, Uuid, bindparam, delete, func, insert, select, text
+from sqlalchemy import (
+    Date,
+    String,
+    Text,
+    Uuid,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    tuple_,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.partners.hints import hint_values
 from intake.partners.models import PartnerHintIndex
 from intake.partners.schemas import PartnerHint
+from intake.tenants.models import Tenant
 from tirek.crypto import TenantKeys
 
-# The one way across tenants (SECURITY DEFINER, see the migration): tenant ids only, of
-# active NGOs that the current transaction's tenant may refer to today.
-_PARTNERS = text(
-    "SELECT id, code, country, names FROM tenants "
-    "WHERE id IN (SELECT partners_holding_hints(CAST(:hints AS text[]), :today)) ORDER BY code"
-).bindparams(bindparam("hints", type_=ARRAY(String())))
+#: The partner NGOs holding any of the hint values ``:hints`` that the current transaction's
+#: tenant may refer to on ``:today``, by code: (id, code, country, names) rows. Through the
+#: one way across tenants (SECURITY DEFINER, see the migration): tenant ids only, of active
+#: NGOs. Built once; in a statement of its own (:func:`partners_who_may_know`) or in one that
+#: asks more in the same round trip (``tuple_`` rows: a registration's lookups).
+_HOLDING = select(Tenant.id, Tenant.code, Tenant.country, Tenant.names).where(
+    Tenant.id.in_(
+        select(
+            func.partners_holding_hints(
+                cast(bindparam("hints", type_=ARRAY(String())), ARRAY(Text)),
+                bindparam("today", type_=Date()),
+            )
+        )
+    )
+)
+_PARTNERS = _HOLDING.order_by(Tenant.code)
+PARTNER_ROWS = (
+    _HOLDING.with_only_columns(tuple_(Tenant.id, Tenant.code, Tenant.country, Tenant.names))
+    .order_by(Tenant.code)
+    .scalar_subquery()
+)
+
+
+def partners_params(*, hints: Collection[str], today: date) -> dict[str, Any]:
+    """The parameters of :data:`PARTNER_ROWS`."""
+    return {"hints": sorted(hints), "today": today}
 
 
 #: A Core statement, built once: the ORM's bulk insert cost more than the rows it wrote.
@@ -100,13 +133,17 @@ async def partners_who_may_know(
     under an agreement in force on ``today`` (never the tenant itself), by code."""
     if not hints:
         return []
-    rows = await session.execute(_PARTNERS, {"hints": sorted(hints), "today": today})
+    rows = await session.execute(_PARTNERS, partners_params(hints=hints, today=today))
+    return partner_hints(rows.tuples(), language=language)
+
+
+def partner_hints(
+    rows: Iterable[tuple[uuid.UUID, str, str, Mapping[str, str] | None]], *, language: str
+) -> list[PartnerHint]:
+    """(id, code, country, names) rows as the answer shows them, named in ``language``."""
     return [
         PartnerHint(
-            tenant_id=row.id,
-            code=row.code,
-            country=row.country,
-            name=_name(row.names or {}, language, row.code),
+            tenant_id=tenant_id, code=code, country=country, name=_name(names or {}, language, code)
         )
-        for row in rows
+        for tenant_id, code, country, names in rows
     ]
