@@ -142,7 +142,11 @@ referral_facts = Table(
     Column("due_at", DateTime(timezone=True), nullable=True),
     Column("overdue_periods", Integer, nullable=False, server_default="0"),
     Column("decline_reason", String(32), nullable=True),
-    Column("outcomes", JSONB, nullable=True),
+    # none_as_null: a Python None is SQL NULL, not JSON null. Every referral event but
+    # ``referral.completed`` carries None, and ``COALESCE(incoming, stored)`` keeps the stored
+    # outcomes only when the incoming value is NULL: with JSON null, any event of the referral
+    # projected after its completion (a message, a late or replayed transition) erased them.
+    Column("outcomes", JSONB(none_as_null=True), nullable=True),
 )
 
 return_facts = Table(
