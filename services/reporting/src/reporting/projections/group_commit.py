@@ -71,7 +71,7 @@ async def _project_many(
         generations = [row.active] if row.building is None else [row.active, row.building]
         first: set[uuid.UUID] = set(row.first)
         # The group's upserts, by statement: they commute, so each statement is sent once
-        # for all its rows (asyncpg pipelines the executemany).
+        # for all its rows (Upsert.write_many; a plain update as one executemany).
         grouped: dict[Upsert | Update, list[dict[str, Any]]] = defaultdict(list)
         for envelope in envelopes:
             if envelope.id in first:
@@ -79,10 +79,11 @@ async def _project_many(
                 for write, params in planned_writes(envelope, generations):
                     grouped[write].append(params)
         for write, rows in grouped.items():
-            await session.execute(write.statement, rows)
+            if not isinstance(write, Upsert):
+                await session.execute(write.statement, rows)
             # A row left with other owners means one event of the group is forged: the group
             # rolls back and its events are applied one by one, where that one is refused.
-            if isinstance(write, Upsert) and await write.foreign_rows(session, rows):
+            elif await write.write_many(session, rows):
                 raise ForgedTenant(f"a group's {write.table.name} rows belong to other tenants")
 
 

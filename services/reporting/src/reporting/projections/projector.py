@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,16 +27,20 @@ from sqlalchemy import (
     ClauseElement,
     ColumnElement,
     Table,
+    Text,
     TextClause,
     Uuid,
     and_,
     bindparam,
     case,
+    cast,
+    column,
     func,
+    select,
     text,
 )
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects.postgresql import ARRAY, Insert, insert
+from sqlalchemy.dialects.postgresql import JSONB, Insert, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reporting.models import (
@@ -178,8 +183,8 @@ def planned_writes(
 ) -> list[tuple[Upsert | Update, dict[str, Any]]]:
     """The writes that apply ``envelope`` to generations ``gens`` (none when it is not
     projected), each with its parameters. Upserts commute (see the module docstring), so writes
-    of several events may be grouped by statement and sent together; a group then proves its
-    ownership with :meth:`Upsert.foreign_rows`."""
+    of several events may be grouped by statement and sent together
+    (:meth:`Upsert.write_many`, which also tells which rows were refused)."""
     if envelope.type not in PROJECTED_TYPES:
         return []
     try:
@@ -219,32 +224,47 @@ def _keep(table: Table, stmt: Insert, columns: Iterable[str]) -> dict[str, Any]:
 
 @dataclass(frozen=True, eq=False)
 class Upsert:
-    """An upsert of every column of ``table``, compiled once.
+    """An upsert of every column of ``table``, compiled once: of one row (``statement``) and
+    of many (``many``: the rows as one JSON array, read with ``jsonb_to_recordset``).
 
     SQLAlchemy never caches the compilation of PostgreSQL's ``INSERT ... ON CONFLICT``
     (``postgresql.Insert.inherit_cache = False``), and compiling it per event cost more than
     the database round trip; a ``text()`` with typed bind parameters is cached.
 
     ``owners`` are the columns a stored row must share with the event for the upsert to change
-    it; ``clash`` counts, after a group's upserts, the rows that still name other owners.
+    it: a row with other owners is left as it is and not returned.
     """
 
     table: Table
     statement: TextClause
+    many: TextClause
     owners: tuple[str, ...] = ()
-    clash: TextClause | None = None
 
     def params(self, values: dict[str, Any]) -> dict[str, Any]:
         return dict.fromkeys(self.table.columns.keys()) | values
 
-    async def foreign_rows(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
-        """How many of ``rows`` (already upserted in this transaction) name a stored row
-        that belongs to someone else: what one event's empty ``RETURNING`` says, for a group."""
-        if self.clash is None:
-            return 0
-        columns = [c.key for c in self.table.primary_key.columns] + list(self.owners)
-        params = {name: [row[name] for row in rows] for name in columns}
-        return int((await session.execute(self.clash, params)).scalar_one())
+    async def write_many(self, session: AsyncSession, rows: Sequence[dict[str, Any]]) -> int:
+        """Upsert ``rows`` (each of :meth:`params`) in as few statements as their keys allow;
+        returns how many were refused (their stored row has other owners).
+
+        One statement per group instead of one per row: the projections' statement triggers
+        (the report rollups) then run once for the group. A statement may not change a row
+        twice, so rows naming the same key go to successive statements; upserts commute, so
+        that order is as good as any."""
+        keys = [column.key for column in self.table.primary_key.columns]
+        waves: list[list[dict[str, Any]]] = []
+        seen: Counter[tuple[Any, ...]] = Counter()
+        for row in rows:
+            key = tuple(row[name] for name in keys)
+            if seen[key] == len(waves):
+                waves.append([])
+            waves[seen[key]].append(row)
+            seen[key] += 1
+        refused = 0
+        for wave in waves:
+            written = await session.execute(self.many, {"rows": json.dumps(wave, default=str)})
+            refused += len(wave) - len(written.all())
+        return refused
 
 
 def _compile(table: Table, stmt: ClauseElement) -> TextClause:
@@ -259,20 +279,18 @@ def _compile(table: Table, stmt: ClauseElement) -> TextClause:
     return text(sql).bindparams(*(bindparam(c.key, type_=c.type) for c in columns))
 
 
-def _clash(table: Table, owners: Sequence[str]) -> TextClause:
-    """Count the given rows whose stored owners differ from the given ones."""
-    keys = [c.key for c in table.primary_key.columns]
-    columns = [*keys, *owners]
-    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
-    arrays = ", ".join(
-        f"CAST(:{name} AS {table.c[name].type.compile(dialect=dialect)}[])" for name in columns
-    )
-    joined = " AND ".join(f"t.{name} = x.{name}" for name in keys)
-    differs = " OR ".join(f"t.{name} IS DISTINCT FROM x.{name}" for name in owners)
-    return text(
-        f"SELECT count(*) FROM {table.name} t "  # noqa: S608 - names from the table, values bound
-        f"JOIN unnest({arrays}) AS x({', '.join(columns)}) ON {joined} WHERE {differs}"
-    ).bindparams(*(bindparam(name, type_=ARRAY(table.c[name].type)) for name in columns))
+def _compile_many(table: Table, stmt: ClauseElement) -> TextClause:
+    """:func:`_compile` of a statement whose one parameter is ``rows`` (text, cast to jsonb)."""
+    dialect = postgresql.psycopg2.dialect()  # type: ignore[no-untyped-call]
+    sql = re.sub(r"%\(rows\)s", ":rows", stmt.compile(dialect=dialect).string)
+    return text(sql).bindparams(bindparam("rows", type_=Text()))
+
+
+def _many_rows(table: Table) -> Any:
+    """The rows of a JSON array ``:rows``, one column of ``table``'s type per column."""
+    rows = func.jsonb_to_recordset(cast(bindparam("rows", type_=Text()), JSONB))
+    typed = rows.table_valued(*(column(c.key, c.type) for c in table.columns))
+    return typed.render_derived(name="x", with_types=True)
 
 
 def _upsert(
@@ -281,18 +299,25 @@ def _upsert(
     """Insert, or on conflict set ``build``'s columns; with ``owners``, only where the stored
     row has the same owner columns (else no row is returned: the caller refuses the event).
     Facts that never change (``build`` is None) rewrite their owners, to return the row."""
-    stmt = insert(table)
     keys = list(table.primary_key.columns)
-    set_ = build(stmt) if build is not None else {name: stmt.excluded[name] for name in owners}
-    same_owner = [table.c[name] == stmt.excluded[name] for name in owners]
-    upsert = stmt.on_conflict_do_update(
-        index_elements=keys, set_=set_, where=and_(*same_owner) if same_owner else None
+
+    def on_conflict(stmt: Insert) -> Any:
+        set_ = build(stmt) if build is not None else {n: stmt.excluded[n] for n in owners}
+        same_owner = [table.c[name] == stmt.excluded[name] for name in owners]
+        upsert = stmt.on_conflict_do_update(
+            index_elements=keys, set_=set_, where=and_(*same_owner) if same_owner else None
+        )
+        return upsert.returning(keys[0])
+
+    rows = _many_rows(table)
+    many = insert(table).from_select(
+        [c.key for c in table.columns], select(*(rows.c[c.key] for c in table.columns))
     )
     return Upsert(
         table,
-        _compile(table, upsert.returning(keys[0])),
+        _compile(table, on_conflict(insert(table))),
+        _compile_many(table, on_conflict(many)),
         tuple(owners),
-        _clash(table, owners) if owners else None,
     )
 
 
