@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from functools import partial
 from typing import Any
 
 import asyncpg
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import event
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -13,26 +16,49 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.pool import ConnectionPoolEntry
+
+#: A pooled connection idle at least this long is pinged before use (one round trip, ``;``).
+PING_IDLE_AFTER = 10.0
 
 
-def _ping(dbapi_connection: Any) -> bool:
-    """Pre-ping in one round trip (``;``).
+def _checked_in(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    record.info["idle_since"] = time.monotonic()
 
-    SQLAlchemy's asyncpg dialect (2.0) pings a connection outside a transaction with BEGIN,
-    ``;`` and ROLLBACK, for pgbouncer's transaction mode (sqlalchemy#10226): three round trips
-    and three traced queries on every checkout, that is on every unit of work. Tirek's
-    services connect to PostgreSQL directly. A failure is translated as the dialect's own
-    ping does, so the pool still tells a dead connection apart and replaces it.
+
+def _check(
+    dbapi_connection: Any, record: ConnectionPoolEntry, proxy: Any, *, ping_idle_after: float
+) -> None:
+    """Hand out a pooled connection only if the server has not closed it; ping it first if
+    it has been idle a while. Raising ``DisconnectionError`` makes the pool replace it.
+
+    Instead of ``pool_pre_ping``, which pinged on every checkout, that is every unit of work:
+    a round trip per request (and SQLAlchemy's asyncpg dialect pings with BEGIN, ``;`` and
+    ROLLBACK: three). A connection the server ended (a restart, a terminated backend, a
+    failover) is closed by asyncpg as soon as the event loop reads the end of its socket, so
+    a busy pool needs no round trip to know; one idle longer than ``ping_idle_after`` seconds
+    is asked, since a middlebox may have dropped it without a word.
     """
+    connection = dbapi_connection.driver_connection
+    if connection.is_closed():
+        raise DisconnectionError("the server closed this pooled connection")
+    if time.monotonic() - record.info.get("idle_since", 0.0) < ping_idle_after:
+        return
     try:
-        dbapi_connection.await_(dbapi_connection._connection.fetchrow(";"))
+        dbapi_connection.await_(connection.fetchrow(";"))
     except Exception as error:
-        dbapi_connection._handle_exception(error)
-    return True
+        raise DisconnectionError(f"a pooled connection failed its ping: {error!r}") from error
 
 
-def create_engine(url: str, *, pool_size: int = 20, application_name: str = "tirek") -> AsyncEngine:
-    """An async engine on asyncpg with a bounded pool and pre-ping (survives a DB restart).
+def create_engine(
+    url: str,
+    *,
+    pool_size: int = 20,
+    application_name: str = "tirek",
+    ping_idle_after: float = PING_IDLE_AFTER,
+) -> AsyncEngine:
+    """An async engine on asyncpg with a bounded pool whose connections are checked before
+    use (survives a DB restart; see :func:`_check`).
 
     The pool opens at most ``pool_size`` connections and keeps every one it opened (until
     ``pool_recycle``); a request beyond them waits for one. No overflow: SQLAlchemy closes an
@@ -46,11 +72,13 @@ def create_engine(url: str, *, pool_size: int = 20, application_name: str = "tir
         url,
         pool_size=pool_size,
         max_overflow=0,
-        pool_pre_ping=True,
         pool_recycle=1800,
         connect_args={"server_settings": {"application_name": application_name}},
     )
-    engine.dialect.do_ping = _ping  # type: ignore[method-assign]
+    pool = engine.sync_engine.pool
+    event.listen(pool, "connect", _checked_in)
+    event.listen(pool, "checkin", _checked_in)
+    event.listen(pool, "checkout", partial(_check, ping_idle_after=ping_idle_after))
     return engine
 
 
