@@ -11,46 +11,34 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import (
-    Integer,
     Select,
-    Text,
     and_,
-    bindparam,
-    cast,
     func,
     or_,
     select,
-    text,
-    tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.cases import rules
 from intake.cases.models import Case
-from intake.cases.schemas import CaseClose, CaseIn, CasePatch
+from intake.cases.schemas import CaseClose, CasePatch
 from intake.partners import service as partners
-from intake.partners.hints import HINT_FIELDS, hint_values
-from intake.partners.schemas import PartnerHint
+from intake.partners.hints import HINT_FIELDS
 from intake.persons.models import Person
 from intake.persons.search import (
     document_index,
     index_person,
     name_indexes,
-    person_name_keys,
     persons_matching,
 )
 from intake.privacy.reveal import reveal_case
-from intake.tenants.directory import DIRECTORY, ActiveTenant
 from tirek.auth import Principal, Role
 from tirek.crypto import Keyring, TenantKeys, seal_record
-from tirek.db.inserts import insert_new_with
 from tirek.events import Envelope
 from tirek.events.intake import (
     AgeBand,
     CaseCategory,
     CaseClosed,
-    CaseRegistered,
     CaseStatus,
     CaseUpdated,
     ExploitationForm,
@@ -58,210 +46,23 @@ from tirek.events.intake import (
     Sex,
     TrmStage,
 )
-from tirek.messaging.outbox import add_to_outbox, outbox_cte, outbox_params
+from tirek.messaging.outbox import add_to_outbox
 from tirek.web.problems import BadRequest, Conflict, Forbidden, NotFound, Unprocessable
 
 
-class TenantNotOnboarded(Conflict):
-    def __init__(self) -> None:
-        super().__init__(
-            title="Organisation not onboarded",
-            detail="This NGO is not yet known to intake; ask the platform administrator.",
-        )
-
-
-#: The NGO's next sequence number of the year (``case_number_counters``), as a CTE of the
-#: statement that stores the case: the counter's row stays locked until the commit, and every
-#: other registration of the NGO waits for it, so the case takes its number in the statement
-#: that stores it. Text, not ``postgresql.insert``: SQLAlchemy 2.0 cannot key an ON CONFLICT
-#: statement for its cache, and would compile the whole registration statement every time.
-_NEXT_SEQUENCE = (
-    text(
-        "INSERT INTO case_number_counters AS counter (tenant_id, year, last_value) "
-        "VALUES (:counter_tenant, :counter_year, 1) ON CONFLICT (tenant_id, year) "
-        "DO UPDATE SET last_value = counter.last_value + 1 RETURNING last_value"
-    )
-    .columns(last_value=Integer)
-    .cte("next_sequence")
-)
-_SEQUENCE = cast(_NEXT_SEQUENCE.c.last_value, Text)
-#: :func:`intake.cases.rules.case_number`, written by the database: the prefix, then the
-#: sequence padded to its digits (longer past a million, never cut). Read by the case and by
-#: its ``case.registered`` event.
-_NUMBER = select(
-    (
-        bindparam("number_prefix", type_=Text)
-        + func.lpad(_SEQUENCE, func.greatest(rules.SEQUENCE_DIGITS, func.length(_SEQUENCE)), "0")
-    ).label("number")
-).cte("case_number")
-_NUMBERED = {"number": select(_NUMBER.c.number).scalar_subquery()}
-#: The ``case.registered`` event, written by the statement that stores the case: its
-#: ``case_number`` is the number the statement takes.
-_REGISTERED = outbox_cte(
-    "registered", completed={"case_number": select(_NUMBER.c.number).scalar_subquery()}
-)
-#: What the event holds for the number until the statement completes it.
-_NUMBER_PENDING = ""
-
-
-def _age_band(opened_on: date, person: Person) -> str:
+def age_band(opened_on: date, person: Person) -> str:
     """Derived from the birth date (or the estimate) while it is in clear, before encryption."""
     return rules.age_band_on(
         opened_on, birth_date=person.birth_date, estimated_age=person.estimated_age
     ).value
 
 
-def _seal_case(case: Case, keys: TenantKeys, *, names: Collection[str] | None = None) -> None:
+def seal_case(case: Case, keys: TenantKeys, *, names: Collection[str] | None = None) -> None:
     """Encrypt the case's and its person's personal fields (their blind indexes first;
     ``names``: the person's name keys, when the caller has them already)."""
     index_person(case.person, keys, names=names)
     seal_record(case.person, keys)
     seal_record(case, keys)
-
-
-@dataclass
-class Registration:
-    """A registration under way: the person and the case are built and sealed, nothing is
-    stored yet (the case has no number). :func:`open_case` writes both with
-    :mod:`tirek.db.inserts`, so the session does not hold them: change them through a record
-    loaded anew.
-
-    :func:`start_registration` then :func:`open_case`; between the two a view may read what
-    the answer needs. The number comes last because the counter's row stays locked until the
-    transaction commits: every other registration of the NGO waits for it."""
-
-    tenant: ActiveTenant
-    person: Person
-    case: Case
-    #: The person's partner hint values (:func:`intake.partners.hints.hint_values`), stored
-    #: with the case.
-    hints: set[str]
-
-
-async def start_registration(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    data: CaseIn,
-    today: date,
-    keyring: Keyring,
-    origin_referral_id: uuid.UUID | None = None,
-) -> Registration:
-    """Build and seal the person and the case, and work out the person's partner hints;
-    :func:`open_case` stores them."""
-    tenant = await DIRECTORY.active(session, principal.tenant_id)
-    if tenant is None:
-        raise TenantNotOnboarded()
-    keys = await keyring.keys(principal.tenant_id)
-    opened_on = data.opened_on or today
-    person = Person(
-        id=uuid.uuid4(),
-        tenant_id=principal.tenant_id,
-        **data.person.model_dump(mode="json", exclude={"birth_date"}),
-    )
-    person.set_birth_date(data.person.birth_date)
-    case = Case(
-        id=uuid.uuid4(),
-        tenant_id=principal.tenant_id,
-        person=person,
-        person_id=person.id,
-        categories=[c.value for c in data.categories],
-        exploitation_forms=[f.value for f in data.exploitation_forms],
-        trm_stage=data.trm_stage.value,
-        status=CaseStatus.ACTIVE.value,
-        risk_level=data.risk_level.value,
-        assigned_to=data.assigned_to or principal.user_id,
-        opened_on=opened_on,
-        origin_referral_id=origin_referral_id,
-        age_band=_age_band(opened_on, person),
-        notes=data.notes,
-        created_by=principal.user_id,
-        revision=1,
-    )
-    # Reading a name in every script is the costliest pure step of a registration: once, for
-    # the NGO's blind indexes and for the consortium's hints.
-    registered = data.person.model_dump()
-    names = person_name_keys(registered)
-    # From the plaintext as registered, before any of it is stored in another form; stored
-    # with the case (open_case).
-    hints = hint_values(await keyring.consortium(), registered, names=names)
-    _seal_case(case, keys, names=names)
-    return Registration(tenant=tenant, person=person, case=case, hints=hints)
-
-
-async def open_case(*, session: AsyncSession, registration: Registration) -> Case:
-    """Store the person, number and store the case, with the person's partner hints;
-    publishes ``case.registered``. One statement: a round trip costs intake and the database
-    about as much as a small statement's work, and this one holds the NGO's counter."""
-    tenant, person, case = registration.tenant, registration.person, registration.case
-    year = case.opened_on.year
-    # Not through the session: a flush's bookkeeping cost more than the inserts themselves.
-    await insert_new_with(
-        session,
-        case,
-        computed=_NUMBERED,
-        ctes=(partners.NEW_PERSON_HINTS, _REGISTERED),
-        alongside=(person,),
-        params={
-            "counter_tenant": tenant.id,
-            "counter_year": year,
-            "number_prefix": rules.case_number_prefix(tenant.country, tenant.code, year),
-            **partners.new_person_hints(
-                tenant_id=tenant.id, person_id=person.id, values=registration.hints
-            ),
-            **outbox_params("registered", _registered(tenant, person, case)),
-        },
-    )
-    return case
-
-
-def _registered(tenant: ActiveTenant, person: Person, case: Case) -> Envelope:
-    """``case.registered`` of a case about to be stored: its number is written by the
-    statement that takes it (:data:`_REGISTERED`)."""
-    return Envelope.wrap(
-        CaseRegistered(
-            case_id=case.id,
-            case_number=_NUMBER_PENDING,
-            person_id=person.id,
-            opened_on=case.opened_on,
-            country=tenant.country,
-            sex=Sex(person.sex),
-            age_band=AgeBand(case.age_band),
-            citizenship=person.citizenship,
-            categories=[CaseCategory(c) for c in case.categories],
-            exploitation_forms=[ExploitationForm(f) for f in case.exploitation_forms],
-            trm_stage=TrmStage(case.trm_stage),
-            status=CaseStatus(case.status),
-            risk_level=RiskLevel(case.risk_level),
-            assigned_to=case.assigned_to,
-            origin_referral_id=case.origin_referral_id,
-        ),
-        tenant=tenant.id,
-        subject=case.id,
-    )
-
-
-async def register(
-    *,
-    session: AsyncSession,
-    principal: Principal,
-    data: CaseIn,
-    today: date,
-    keyring: Keyring,
-    origin_referral_id: uuid.UUID | None = None,
-) -> Case:
-    """Register a person and open their case; publishes ``case.registered``.
-
-    The answer is opened (readable); the rows hold only ciphertext of the personal fields."""
-    registration = await start_registration(
-        session=session,
-        principal=principal,
-        data=data,
-        today=today,
-        keyring=keyring,
-        origin_referral_id=origin_referral_id,
-    )
-    return await open_case(session=session, registration=registration)
 
 
 async def get(*, session: AsyncSession, case_id: uuid.UUID, for_update: bool = False) -> Case:
@@ -346,12 +147,12 @@ async def update(
                     setattr(case.person, name, value)
                 changed.append(f"person.{name}")
         if {"birth_date", "estimated_age"} & person_fields.keys():
-            case.age_band = _age_band(case.opened_on, case.person)
+            case.age_band = age_band(case.opened_on, case.person)
     if not changed:
         return case
     # Every personal field of the case and its person is sealed again, under the current key
     # (before any statement: a flush refuses a record changed but not sealed).
-    _seal_case(case, await keyring.keys(case.tenant_id))
+    seal_case(case, await keyring.keys(case.tenant_id))
     if any(f"person.{name}" in changed for name in HINT_FIELDS):
         await partners.index_person(
             session,
@@ -506,69 +307,3 @@ async def possible_duplicates(
         statement = statement.where(Case.id.notin_(exclude))
     rows = await session.scalars(statement.order_by(Case.opened_on.desc()).limit(limit))
     return list(rows.unique())
-
-
-@dataclass(frozen=True)
-class DuplicateRow:
-    id: uuid.UUID
-    number: str
-    opened_on: date
-    status: str
-
-
-@dataclass(frozen=True)
-class Found:
-    """What the answer to a registration shows besides the case: the NGO's cases that may be
-    about the same person, and the partner NGOs that may know them."""
-
-    duplicates: list[DuplicateRow]
-    partners: list[PartnerHint]
-
-
-#: :func:`found_on_registration`'s statement, built once: both lookups in one round trip,
-#: each as an array of rows.
-_FOUND = select(
-    func.array(
-        select(tuple_(Case.id, Case.number, Case.opened_on, Case.status))
-        .where(
-            Case.person_id.in_(
-                persons_matching(
-                    bindparam("names", type_=ARRAY(Text)),
-                    bindparam("documents", type_=ARRAY(Text)),
-                )
-            )
-        )
-        .order_by(Case.opened_on.desc())
-        .limit(bindparam("limit"))
-        .scalar_subquery()
-    ),
-    func.array(partners.PARTNER_ROWS),
-)
-
-
-async def found_on_registration(
-    *, session: AsyncSession, registration: Registration, today: date, language: str
-) -> Found:
-    """:func:`possible_duplicates` of the person being registered (at most 10, newest
-    first, the columns the answer shows) and the partners who may know them
-    (:func:`intake.partners.service.partners_who_may_know`), in one round trip. Read before
-    the case takes its number: the person is not stored yet, so is not among the matches."""
-    person = registration.person
-    names, documents = person.name_indexes or [], person.document_indexes or []
-    if not names and not documents and not registration.hints:
-        return Found([], [])
-    duplicates, found_partners = (
-        await session.execute(
-            _FOUND,
-            {
-                "names": names,
-                "documents": documents,
-                "limit": 10,
-                **partners.partners_params(hints=registration.hints, today=today),
-            },
-        )
-    ).one()
-    return Found(
-        [DuplicateRow(*row) for row in duplicates],
-        partners.partner_hints(found_partners, language=language),
-    )

@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake import access_log
 from intake.access_log import AccessPurpose, Purpose
+from intake.cases import registration as registering
 from intake.cases import service
 from intake.cases.models import Case
 from intake.cases.schemas import (
@@ -39,15 +40,15 @@ async def register_case(
     The answer lists ``possible_duplicates``: the NGO's other cases whose person has the same
     name in any alphabet or spelling, or the same document number. Nothing is merged."""
     async with work() as session:
-        registration = await service.start_registration(
+        registration = await registering.start_registration(
             session=session, principal=principal, data=data, today=today, keyring=keyring
         )
         # What the answer needs, read before the case takes its number (and locks the NGO's
         # counter until commit).
-        found = await service.found_on_registration(
+        found = await registering.found_on_registration(
             session=session, registration=registration, today=today, language=principal.language
         )
-        case = await service.open_case(session=session, registration=registration)
+        case = await registering.open_case(session=session, registration=registration)
         out = CaseOut.model_validate(case)
         out.possible_duplicates = [DuplicateHint.model_validate(d) for d in found.duplicates]
         out.partner_hints = found.partners

@@ -35,7 +35,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from intake.assistance.models import AssistanceRecord
-from intake.cases import service as cases
+from intake.cases import registration
 from intake.cases.models import Case
 from intake.cases.schemas import CaseIn
 from intake.consents.models import Consent
@@ -416,7 +416,7 @@ async def open_linked_case(
     )
     data = linked_case_input(package, services=[s.value for s in accepted.services])
     try:
-        return await cases.register(
+        return await registration.register(
             session=session,
             principal=principal,
             data=data,
@@ -424,7 +424,7 @@ async def open_linked_case(
             keyring=keyring,
             origin_referral_id=accepted.referral_id,
         )
-    except cases.TenantNotOnboarded as error:
+    except registration.TenantNotOnboarded as error:
         raise ReceiverNotOnboarded(
             f"receiving tenant {accepted.receiver_tenant} is not onboarded in intake"
         ) from error
