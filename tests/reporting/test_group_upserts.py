@@ -111,5 +111,5 @@ async def test_events_of_one_case_in_one_group_all_count(
     assert await reporting.scalar(rows, t=sender) == 6
     status = f"SELECT status FROM case_facts WHERE case_id = :c AND {ACTIVE}"
     assert await reporting.scalar(status, c=case_id) == CaseStatus.FOLLOW_UP.value
-    opened = f"SELECT opened_on FROM case_facts WHERE case_id = :c AND {ACTIVE}"
-    assert await reporting.scalar(opened, c=case_id) == registered.payload().opened_on  # type: ignore[attr-defined]
+    opened = f"SELECT opened_on::text FROM case_facts WHERE case_id = :c AND {ACTIVE}"
+    assert await reporting.scalar(opened, c=case_id) == registered.data["opened_on"]

@@ -2,8 +2,9 @@
 
 A use case calls :func:`add_to_outbox` inside its unit of work, so the event commits (or rolls
 back) with the domain rows; or writes the row with another statement of its own, through
-:func:`outbox_cte` and :func:`outbox_params` (one round trip fewer). :class:`OutboxRelay` publishes committed rows to JetStream with
-``Nats-Msg-Id`` = event id and marks them published in the same transaction that locked them.
+:func:`outbox_cte` and :func:`outbox_params` (one round trip fewer). :class:`OutboxRelay`
+publishes committed rows to JetStream with ``Nats-Msg-Id`` = event id and marks them
+published in the same transaction that locked them.
 A relay that dies between the publish and the commit publishes the row again on its next pass;
 the stream drops the copy within its duplicate window, and consumers' inboxes drop it after
 that.
