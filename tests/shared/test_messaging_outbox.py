@@ -38,6 +38,7 @@ from tirek.messaging import (
 )
 from tirek.messaging.outbox import outbox_cte, outbox_params
 from tirek.settings import ServiceSettings
+from tirek.telemetry import records_nothing, setup_tracing
 
 DEADLINE = 10.0
 
@@ -332,3 +333,40 @@ async def test_an_event_written_by_another_statement_is_published_as_that_statem
     published = Envelope.model_validate_json(message.data or b"")
     assert published.data == {"count": 1, "number": "AKT-000007"}
     assert published.model_copy(update={"data": envelope.data}) == envelope  # nothing else
+
+
+async def test_where_no_span_is_recorded_the_consumer_still_continues_the_events_trace(
+    engine: AsyncEngine, nc: Client, naming: Naming, nats_url: str
+) -> None:
+    provider = setup_tracing("test")  # no exporter: spans get ids, none is recorded
+    assert records_nothing(provider)
+    spec = ConsumerSpec("test-trace-ids", "INTAKE", ("tirek.intake.test.ids.>",))
+    await ensure_streams(nc.jetstream(), naming, consumers=[spec])
+    broker = create_broker(
+        ServiceSettings(nats_url=nats_url, service_name="test"),
+        tracer_provider=provider,
+        registry=CollectorRegistry(),
+    )
+    seen: list[int] = []
+
+    @subscriber(broker, naming, spec, fetch_timeout=0.5, verify=False)
+    async def handle(envelope: Envelope) -> None:
+        seen.append(trace.get_current_span().get_span_context().trace_id)
+
+    with provider.get_tracer("test").start_as_current_span("register case") as use_case:
+        await _write(engine, _event("test.ids"))
+    trace_id = use_case.get_span_context().trace_id
+    assert trace_id != 0
+
+    await broker.start()
+    try:
+        relay = OutboxRelay(engine=engine, nats=nc, naming=naming, tracer_provider=provider)
+        assert await relay.publish_pending() == 1
+
+        async def consumed() -> bool:
+            return bool(seen)
+
+        await _eventually(consumed, "the consumer to receive the event")
+    finally:
+        await broker.stop()
+    assert seen == [trace_id], "the consumer started a new trace"
