@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -124,3 +125,25 @@ async def test_the_application_role_sees_no_rows_without_a_tenant(notif: Notific
         for table in ("recipients", "deliveries", "inbox_messages", "channel_configs"):
             count = (await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
             assert count == 0, f"{table} shows {count} rows with no tenant set"
+
+
+async def test_a_dispatcher_whose_cancellation_was_lost_still_stops(
+    notif: Notification, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Python 3.11's asyncio.wait_for loses a cancellation that arrives together with the
+    # wake-up it waits for: the loop ran on, and stop() waited for it forever (make test).
+    lost: list[bool] = []
+    dispatch_due = notif.dispatcher.dispatch_due
+
+    async def losing_the_cancellation() -> int:
+        try:
+            await asyncio.sleep(0.5)
+        except asyncio.CancelledError:
+            lost.append(True)
+        return await dispatch_due()
+
+    monkeypatch.setattr(notif.dispatcher, "dispatch_due", losing_the_cancellation)
+    await notif.dispatcher.start()
+    await asyncio.sleep(0.05)
+    await asyncio.wait_for(notif.dispatcher.stop(), 10)
+    assert lost, "the cancellation never reached the loop"

@@ -83,6 +83,7 @@ class Dispatcher:
         self._interval = interval
         self._link_base = link_base
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
@@ -242,7 +243,10 @@ class Dispatcher:
                     row.status, row.digest_id = "digested", digest.id
 
     async def run(self) -> None:
-        while True:
+        # Not only cancelled: on Python 3.11, asyncio.wait_for returns the wake-up instead of
+        # raising when a cancellation and a wake() arrive together, and the cancellation is
+        # lost (a stop() awaited this loop forever in `make test`). The flag ends it anyway.
+        while not self._stopping:
             try:
                 await self.dispatch_due()
             except Exception:  # the loop must outlive a database or channel hiccup
@@ -254,10 +258,12 @@ class Dispatcher:
             self._wake.clear()
 
     async def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self.run(), name="notification-dispatcher")
 
     async def stop(self) -> None:
         if self._task is not None:
+            self._stopping = True
             self._task.cancel()
             try:
                 await self._task
