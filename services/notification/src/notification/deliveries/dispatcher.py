@@ -243,16 +243,19 @@ class Dispatcher:
                     row.status, row.digest_id = "digested", digest.id
 
     async def run(self) -> None:
-        # Not only cancelled: on Python 3.11, asyncio.wait_for returns the wake-up instead of
-        # raising when a cancellation and a wake() arrive together, and the cancellation is
-        # lost (a stop() awaited this loop forever in `make test`). The flag ends it anyway.
+        # stop() cancels the task and sets a flag: a cancellation lost on the way (anything in a
+        # pass that swallows it) still ends the loop. asyncio.timeout, not wait_for: on Python
+        # 3.11 wait_for returns the wake-up instead of raising when a cancellation and a wake()
+        # arrive together (a stop() awaited this loop forever in `make test`; the outbox relay
+        # had met the same).
         while not self._stopping:
             try:
                 await self.dispatch_due()
             except Exception:  # the loop must outlive a database or channel hiccup
                 log.exception("dispatch pass failed")
             try:
-                await asyncio.wait_for(self._wake.wait(), self._interval)
+                async with asyncio.timeout(self._interval):
+                    await self._wake.wait()
             except TimeoutError:
                 pass
             self._wake.clear()
