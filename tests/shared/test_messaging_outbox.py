@@ -244,13 +244,19 @@ async def test_notify_wakes_the_relay_without_waiting_for_the_poll(
         await relay.stop()
 
 
-async def test_trace_stored_with_the_event_continues_through_relay_and_consumer(
-    engine: AsyncEngine, nc: Client, naming: Naming, nats_url: str
-) -> None:
-    exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
-    spec = ConsumerSpec("test-traced", "INTAKE", ("tirek.intake.test.traced.>",))
+async def _relayed_and_consumed(
+    provider: TracerProvider,
+    name: str,
+    *,
+    engine: AsyncEngine,
+    nc: Client,
+    naming: Naming,
+    nats_url: str,
+) -> tuple[Envelope, int, tuple[Envelope, int]]:
+    """An event written under a "register case" span, relayed, consumed by a broker with
+    ``provider``: the event, the span's trace id, and what the handler saw (the envelope and
+    its current trace id)."""
+    spec = ConsumerSpec(f"test-{name}", "INTAKE", (f"tirek.intake.test.{name}.>",))
     await ensure_streams(nc.jetstream(), naming, consumers=[spec])
     broker = create_broker(
         ServiceSettings(nats_url=nats_url, service_name="test"),
@@ -264,9 +270,8 @@ async def test_trace_stored_with_the_event_continues_through_relay_and_consumer(
         seen.append((envelope, trace.get_current_span().get_span_context().trace_id))
 
     with provider.get_tracer("test").start_as_current_span("register case") as use_case:
-        envelope = _event("test.traced")
+        envelope = _event(f"test.{name}")
         await _write(engine, envelope)
-    trace_id = use_case.get_span_context().trace_id
 
     await broker.start()
     try:
@@ -279,8 +284,20 @@ async def test_trace_stored_with_the_event_continues_through_relay_and_consumer(
         await _eventually(consumed, "the consumer to receive the event")
     finally:
         await broker.stop()
+    assert len(seen) == 1
+    return envelope, use_case.get_span_context().trace_id, seen[0]
 
-    received, handler_trace_id = seen[0]
+
+async def test_trace_stored_with_the_event_continues_through_relay_and_consumer(
+    engine: AsyncEngine, nc: Client, naming: Naming, nats_url: str
+) -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    envelope, trace_id, (received, handler_trace_id) = await _relayed_and_consumed(
+        provider, "traced", engine=engine, nc=nc, naming=naming, nats_url=nats_url
+    )
+
     assert received.id == envelope.id
     assert received.trace is not None and f"{trace_id:032x}" in received.trace
     message = await nc.jetstream().get_last_msg(
@@ -340,33 +357,8 @@ async def test_where_no_span_is_recorded_the_consumer_still_continues_the_events
 ) -> None:
     provider = setup_tracing("test")  # no exporter: spans get ids, none is recorded
     assert records_nothing(provider)
-    spec = ConsumerSpec("test-trace-ids", "INTAKE", ("tirek.intake.test.ids.>",))
-    await ensure_streams(nc.jetstream(), naming, consumers=[spec])
-    broker = create_broker(
-        ServiceSettings(nats_url=nats_url, service_name="test"),
-        tracer_provider=provider,
-        registry=CollectorRegistry(),
+    envelope, trace_id, (received, handler_trace_id) = await _relayed_and_consumed(
+        provider, "ids", engine=engine, nc=nc, naming=naming, nats_url=nats_url
     )
-    seen: list[int] = []
-
-    @subscriber(broker, naming, spec, fetch_timeout=0.5, verify=False)
-    async def handle(envelope: Envelope) -> None:
-        seen.append(trace.get_current_span().get_span_context().trace_id)
-
-    with provider.get_tracer("test").start_as_current_span("register case") as use_case:
-        await _write(engine, _event("test.ids"))
-    trace_id = use_case.get_span_context().trace_id
-    assert trace_id != 0
-
-    await broker.start()
-    try:
-        relay = OutboxRelay(engine=engine, nats=nc, naming=naming, tracer_provider=provider)
-        assert await relay.publish_pending() == 1
-
-        async def consumed() -> bool:
-            return bool(seen)
-
-        await _eventually(consumed, "the consumer to receive the event")
-    finally:
-        await broker.stop()
-    assert seen == [trace_id], "the consumer started a new trace"
+    assert trace_id != 0 and received.id == envelope.id
+    assert handler_trace_id == trace_id, "the consumer started a new trace"
