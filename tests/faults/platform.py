@@ -94,7 +94,7 @@ class ClusterNode:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        wait_for_port(self.port, timeout=20)
+        wait_for_port(self.port, timeout=20, process=self.process, log=self.data_dir / "nats.log")
 
     def kill(self) -> None:
         if self.process is not None:

@@ -19,6 +19,7 @@ import socket
 import subprocess
 import sys
 import sysconfig
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +30,29 @@ log = logging.getLogger("tirek.localstack")
 PG_SYSTEM_USER = "tirek-pg"
 
 
+#: Ports free_port() handed out in this process, never handed out again (see free_port).
+_HANDED_OUT: set[int] = set()
+_HANDING_OUT = threading.Lock()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port nobody listens on right now (the OS picks it), and never one this process was
+    given before.
+
+    A port is only free until its server binds it, and the OS may offer a port it just offered
+    again: the nine ports of a three-node cluster, asked for one after the other, could hold
+    the same port twice, and the node that lost it exits before it ever listens (one `.ci/run`
+    failed so). Remembering what was handed out makes ports asked for together distinct.
+    """
+    with _HANDING_OUT:
+        for _ in range(1000):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                sock.bind((host, 0))
+                port = int(sock.getsockname()[1])
+            if port not in _HANDED_OUT:
+                _HANDED_OUT.add(port)
+                return port
+    raise RuntimeError("no free TCP port left that this process was not given before")
 
 
 def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
@@ -48,13 +67,35 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return True
 
 
-def wait_for_port(port: int, *, host: str = "127.0.0.1", timeout: float = 30.0) -> None:
+def wait_for_port(
+    port: int,
+    *,
+    host: str = "127.0.0.1",
+    timeout: float = 30.0,
+    process: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
+    """Until something listens on ``port``; fails at once if ``process`` (the server that should
+    listen) has exited, with the last lines of its ``log``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         with contextlib.suppress(OSError), socket.create_connection((host, port), timeout=0.5):
             return
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(
+                f"the server for {host}:{port} exited with {process.returncode} before it "
+                f"listened{_log_tail(log)}"
+            )
         time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f} s")
+    raise TimeoutError(f"nothing listens on {host}:{port} after {timeout:.0f} s{_log_tail(log)}")
+
+
+def _log_tail(log: Path | None, lines: int = 15) -> str:
+    """The last lines of a server's log, for an error message (our servers log no case data)."""
+    if log is None or not log.exists():
+        return ""
+    tail = log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:]
+    return f"; the end of {log}:\n" + "\n".join(tail)
 
 
 def _stop_process(proc: subprocess.Popen[bytes], timeout: float = 10.0) -> None:
@@ -133,10 +174,10 @@ class NatsServer:
                 start_new_session=True,
             )
         try:
-            wait_for_port(self.port, timeout=20)
-        except TimeoutError:
+            wait_for_port(self.port, timeout=20, process=self.process, log=log_path)
+        except (TimeoutError, RuntimeError) as error:
             self.stop()
-            raise RuntimeError(f"nats-server did not start; see {log_path}") from None
+            raise RuntimeError(f"nats-server did not start: {error}") from None
         return self
 
     def stop(self) -> None:
