@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import BindParameter, Select, Text, cast, func, select
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.sql.selectable import TableValuedAlias
 
 from intake.names import name_key
 from intake.persons.models import Person
@@ -40,24 +41,33 @@ def name_keys(
     return {key for key in (name_key(original), name_key(name_latin or "")) if key}
 
 
+def matched_persons(
+    names: Collection[str] | BindParameter[Any], documents: Collection[str] | BindParameter[Any]
+) -> TableValuedAlias:
+    """The current NGO's persons holding any of ``names`` (name blind indexes) or
+    ``documents`` (document blind indexes), as a FROM item whose one column (``.column``) is
+    their id: lists, or bound parameters of a statement built once.
+
+    Through the database function of migrations 0008 and 0009, which uses the GIN indexes:
+    under row-level security PostgreSQL cannot use them for array overlap (``&&`` is not
+    leakproof), and every match read all of the NGO's persons.
+
+    In FROM, PostgreSQL runs the function once per statement. In a select list, as it was
+    first called, it may run again for every row an ``IN`` compares with it: once 0009 told
+    the planner it returns about ten rows, a trial under ``make bench`` made 429,429 calls for
+    1,822 registrations."""
+    return func.persons_matching(
+        names if isinstance(names, BindParameter) else cast(list(names), ARRAY(Text)),
+        documents if isinstance(documents, BindParameter) else cast(list(documents), ARRAY(Text)),
+    ).alias("matched_person")
+
+
 def persons_matching(
     names: Collection[str] | BindParameter[Any], documents: Collection[str] | BindParameter[Any]
 ) -> Select[tuple[uuid.UUID]]:
-    """Ids of the current NGO's persons holding any of ``names`` (name blind indexes) or
-    ``documents`` (document blind indexes): lists, or bound parameters of a statement built
-    once.
-
-    Through the database function of migration 0008, which uses the GIN indexes: under
-    row-level security PostgreSQL cannot use them for array overlap (``&&`` is not leakproof),
-    and every match read all of the NGO's persons."""
-    return select(
-        func.persons_matching(
-            names if isinstance(names, BindParameter) else cast(list(names), ARRAY(Text)),
-            documents
-            if isinstance(documents, BindParameter)
-            else cast(list(documents), ARRAY(Text)),
-        )
-    )
+    """Ids of :func:`matched_persons`, for ``IN``."""
+    matched = matched_persons(names, documents)
+    return select(matched.column)
 
 
 def name_indexes(keys: TenantKeys, full_names: Iterable[str]) -> list[str]:
