@@ -42,9 +42,12 @@ async def test_free_text_and_packages_are_ciphertext_and_survive_a_rotation_of_b
     )
     assert posted.status_code == 201, posted.text
     before = await stored(referral, sent["id"])
+    # Values of six characters or more: a two-letter code ("KG") turns up by chance in a few
+    # per cent of ciphertexts (base64), and failed a `.ci/run` so.
+    in_clear = [v for v in (*PACKAGE.values(), MESSAGE, sent["reason"]) if len(v) >= 6]
     for value, _ in before.values():
         assert value.startswith("tk1."), "a value is stored in clear"
-        for clear in (*PACKAGE.values(), MESSAGE, sent["reason"]):
+        for clear in in_clear:
             assert clear not in value
 
     keyring = referral.app.state.keyring
