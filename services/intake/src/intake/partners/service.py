@@ -38,7 +38,7 @@ from tirek.crypto import TenantKeys
 _HOLDING = select(Tenant.id, Tenant.code, Tenant.country, Tenant.names).where(
     Tenant.id.in_(
         select(
-            # In FROM: run once per statement (see intake.persons.search.persons_matching).
+            # In FROM: run once per statement (see intake.persons.search.matched_persons).
             func.partners_holding_hints(
                 cast(bindparam("hints", type_=ARRAY(String())), ARRAY(Text)),
                 bindparam("today", type_=Date()),
