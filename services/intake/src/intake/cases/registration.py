@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from intake.cases import rules
 from intake.cases.models import Case
 from intake.cases.schemas import CaseIn
-from intake.cases.service import age_band, seal_case
+from intake.cases.service import age_band, case_facts, seal_case
 from intake.partners import service as partners
 from intake.partners.hints import hint_values
 from intake.partners.schemas import PartnerHint
@@ -34,14 +34,8 @@ from tirek.crypto import Keyring
 from tirek.db.inserts import insert_new_with
 from tirek.events import Envelope
 from tirek.events.intake import (
-    AgeBand,
-    CaseCategory,
     CaseRegistered,
     CaseStatus,
-    ExploitationForm,
-    RiskLevel,
-    Sex,
-    TrmStage,
 )
 from tirek.messaging.outbox import outbox_cte, outbox_params
 from tirek.web.problems import Conflict
@@ -195,16 +189,8 @@ def _registered(tenant: ActiveTenant, person: Person, case: Case) -> Envelope:
             person_id=person.id,
             opened_on=case.opened_on,
             country=tenant.country,
-            sex=Sex(person.sex),
-            age_band=AgeBand(case.age_band),
-            citizenship=person.citizenship,
-            categories=[CaseCategory(c) for c in case.categories],
-            exploitation_forms=[ExploitationForm(f) for f in case.exploitation_forms],
-            trm_stage=TrmStage(case.trm_stage),
-            status=CaseStatus(case.status),
-            risk_level=RiskLevel(case.risk_level),
-            assigned_to=case.assigned_to,
             origin_referral_id=case.origin_referral_id,
+            **case_facts(case, person),
         ),
         tenant=tenant.id,
         subject=case.id,

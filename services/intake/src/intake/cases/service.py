@@ -9,6 +9,7 @@ import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import (
     Select,
@@ -86,20 +87,28 @@ async def read(
     return await reveal_case(keyring, case)
 
 
+def case_facts(case: Case, person: Person) -> dict[str, Any]:
+    """The facts of a case that ``case.registered`` and ``case.updated`` both carry, as the
+    events' codes (no personal data: sex, age band and citizenship only)."""
+    return {
+        "sex": Sex(person.sex),
+        "age_band": AgeBand(case.age_band),
+        "citizenship": person.citizenship,
+        "categories": [CaseCategory(c) for c in case.categories],
+        "exploitation_forms": [ExploitationForm(f) for f in case.exploitation_forms],
+        "trm_stage": TrmStage(case.trm_stage),
+        "status": CaseStatus(case.status),
+        "risk_level": RiskLevel(case.risk_level),
+        "assigned_to": case.assigned_to,
+    }
+
+
 def _updated_event(case: Case, changed: list[str]) -> CaseUpdated:
     return CaseUpdated(
         case_id=case.id,
         case_number=case.number,
         changed=changed,
-        sex=Sex(case.person.sex),
-        age_band=AgeBand(case.age_band),
-        citizenship=case.person.citizenship,
-        categories=[CaseCategory(c) for c in case.categories],
-        exploitation_forms=[ExploitationForm(f) for f in case.exploitation_forms],
-        trm_stage=TrmStage(case.trm_stage),
-        status=CaseStatus(case.status),
-        risk_level=RiskLevel(case.risk_level),
-        assigned_to=case.assigned_to,
+        **case_facts(case, case.person),
     )
 
 
