@@ -605,10 +605,13 @@ async def indicators(
         per_project: dict[str, int] = defaultdict(int)
         if indicator.count == "persons":
             selects, params = _indicator_selects(indicator, scope, filters, "f.person_id")
+            # Grouped by the project column itself, not by COALESCE(project, 'none'): one
+            # type's records then come in project and person order from the type index, and
+            # its distinct people are counted without a sort.
             sql = (
-                "SELECT project, count(DISTINCT who) FROM ("
+                "SELECT COALESCE(project, 'none'), count(DISTINCT who) FROM ("
                 + " UNION ALL ".join(selects)
-                + ") AS x GROUP BY 1"
+                + ") AS x GROUP BY project"
             )
         else:
             # Records add up: each source from the rollups when it filters on one code at
@@ -635,9 +638,9 @@ async def indicators(
                 continue
             selects, params = _indicator_selects(rest, scope, filters, "NULL::uuid")
             sql = (
-                "SELECT project, count(*) FROM ("
+                "SELECT COALESCE(project, 'none'), count(*) FROM ("
                 + " UNION ALL ".join(selects)
-                + ") AS x GROUP BY 1"
+                + ") AS x GROUP BY project"
             )
         for project, value in (await session.execute(text(sql), params)).all():
             per_project[str(project)] += int(value)
@@ -688,11 +691,15 @@ def _indicator_selects(
         where = _where(scope, filters, day=day, project="f.project_code")
         for code in codes:
             wanted = getattr(source, code)
-            if wanted is not None:
+            if wanted is not None and len(wanted) == 1:
+                # Equality, not ANY: the planner then knows the records come in project
+                # and person order from the type index (ANY of one code still sorts).
+                where.add(f"f.{code} = :{code}", **{code: wanted[0]})
+            elif wanted is not None:
                 where.add(f"f.{code} = ANY(:{code})", **{code: wanted})
         # Parameters of each source get their own names.
         sql = (
-            f"SELECT COALESCE(f.project_code, 'none') AS project, {who} AS who "
+            f"SELECT f.project_code AS project, {who} AS who "
             f"FROM {table} f {_join()} WHERE {where.sql}"
         )
         for name, value in where.params.items():
@@ -700,7 +707,7 @@ def _indicator_selects(
             params[f"s{number}_{name}"] = value
         selects.append(sql)
     if not selects:
-        selects.append("SELECT 'none' AS project, NULL::uuid AS who WHERE false")
+        selects.append("SELECT NULL::varchar AS project, NULL::uuid AS who WHERE false")
     return selects, params
 
 
