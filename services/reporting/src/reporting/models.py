@@ -197,6 +197,16 @@ Index(
     assistance_facts.c.person_id,
     postgresql_include=["tenant_id", "provided_on", "mode", "outcome"],
 )
+# The assistance report's people per NGO and type, counted in index order (migration
+# 0007_assistance_persons).
+Index(
+    "ix_assistance_facts_persons",
+    assistance_facts.c.generation,
+    assistance_facts.c.tenant_id,
+    assistance_facts.c.type,
+    assistance_facts.c.person_id,
+    postgresql_include=["provided_on", "project_code"],
+)
 Index(
     "ix_contact_facts_mode",
     contact_facts.c.generation,

@@ -377,9 +377,7 @@ async def assistance(session: AsyncSession, scope: Scope, filters: Filters) -> l
             counts = records[column]
         else:
             # Distinct people do not add up: counted over the records themselves.
-            counts = await _pairs(
-                session, f"SELECT {_NGO}, {column}, {measure} {base} GROUP BY 1, 2", where.params
-            )
+            counts = await _persons_per_ngo(session, column, measure, base, where.params)
         is_records = measure is None
         tables.append(
             count_table(
@@ -394,6 +392,33 @@ async def assistance(session: AsyncSession, scope: Scope, filters: Filters) -> l
             )
         )
     return tables
+
+
+async def _persons_per_ngo(
+    session: AsyncSession, column: str, measure: str, base: str, params: dict[str, Any]
+) -> dict[tuple[str, str], int]:
+    """``measure`` (distinct people) per NGO label and ``column``, over ``base``.
+
+    Grouped by the NGO's id, the order of ``ix_assistance_facts_persons``, and labelled after:
+    the records come sorted, where grouping by the joined label sorted all of them (1.1 s
+    over 1,000,000 records, 0.19 s by id). When two NGOs in the result share a label (former
+    partners of one country), their people are counted together, by the label.
+    """
+    rows = (
+        await session.execute(
+            text(f"SELECT f.tenant_id, {column}, {measure} {base} GROUP BY f.tenant_id, 2"),
+            params,
+        )
+    ).all()
+    labels = await _labels(session)
+    owners: dict[str, set[Any]] = defaultdict(set)
+    for tenant, _, _ in rows:
+        owners[labels.get(tenant, "?")].add(tenant)
+    if any(len(tenants) > 1 for tenants in owners.values()):
+        return await _pairs(
+            session, f"SELECT {_NGO}, {column}, {measure} {base} GROUP BY 1, 2", params
+        )
+    return {(labels.get(tenant, "?"), str(value)): int(n) for tenant, value, n in rows}
 
 
 # ----------------------------------------------------------------------------- referrals
