@@ -64,6 +64,24 @@ async def test_assistance_before_the_case_was_opened_is_refused(intake: Intake, 
     assert await outbox_events(intake, "assistance.recorded", case["id"]) == 0
 
 
+async def test_a_project_named_none_is_refused(intake: Intake, auth: Auth) -> None:
+    """Reports show ``none`` for records without a project (reporting's indicators)."""
+    case = await register(intake, auth)
+    response = await intake.client.post(
+        f"/v1/cases/{case['id']}/assistance",
+        json={
+            "type": "legal_aid",
+            "mode": "office",
+            "provided_on": "2026-03-12",
+            "project_code": "None",
+        },
+        headers=await auth("akt-caseworker"),
+    )
+    assert response.status_code == 422, response.text
+    assert "project" in response.text
+    assert await outbox_events(intake, "assistance.recorded", case["id"]) == 0
+
+
 # ----------------------------------------------------------------------------- contacts
 
 

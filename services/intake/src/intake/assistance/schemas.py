@@ -4,12 +4,23 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from intake.cases.schemas import PastDate
 from tirek.events.intake import AssistanceMode, AssistanceOutcome, AssistanceType
 
-ProjectCode = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$")]
+
+def _not_reserved(code: str) -> str:
+    """Reports show ``none`` for the records that name no project: a project of that name
+    would be counted with them."""
+    if code.lower() == "none":
+        raise ValueError("`none` is how reports show records without a project: leave it out")
+    return code
+
+
+ProjectCode = Annotated[
+    str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"), AfterValidator(_not_reserved)
+]
 
 
 class AssistanceIn(BaseModel):
