@@ -18,6 +18,10 @@ def _not_reserved(code: str) -> str:
     return code
 
 
+PROJECT_CODE_DESCRIPTION = (
+    "the project/donor it counts for; `none` is reserved (reports show it for records without"
+    " a project)"
+)
 ProjectCode = Annotated[
     str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,31}$"), AfterValidator(_not_reserved)
 ]
@@ -30,7 +34,7 @@ class AssistanceIn(BaseModel):
     mode: AssistanceMode
     provided_on: PastDate
     outcome: AssistanceOutcome = AssistanceOutcome.PROVIDED
-    project_code: ProjectCode | None = Field(None, description="the project/donor it counts for")
+    project_code: ProjectCode | None = Field(None, description=PROJECT_CODE_DESCRIPTION)
     notes: str | None = Field(None, max_length=5000)
 
 

@@ -5,7 +5,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from intake.assistance.schemas import ProjectCode
+from intake.assistance.schemas import PROJECT_CODE_DESCRIPTION, ProjectCode
 from intake.cases.schemas import PastDate
 from intake.persons.schemas import CountryCode
 from tirek.events.intake import AssistanceMode, ContactTopic, Sex
@@ -21,7 +21,7 @@ class ContactIn(BaseModel):
     topic: ContactTopic
     country: CountryCode | None = Field(None, description="the country the question is about")
     sex: Sex = Sex.UNKNOWN
-    project_code: ProjectCode | None = None
+    project_code: ProjectCode | None = Field(None, description=PROJECT_CODE_DESCRIPTION)
     notes: str | None = Field(
         None, max_length=2000, description="what was advised; no names or numbers"
     )
