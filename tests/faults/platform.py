@@ -225,20 +225,21 @@ class Platform:
         since = {name: codes[mark.get(name, 0) :] for name, codes in self.exits.items()}
         return {name: codes for name, codes in since.items() if codes}
 
-    def start_replica(self, service: str) -> str:
-        """A second instance of ``service``, named ``service#2``, on a port of its own: the same
-        database, streams and durable consumers, as a Deployment's second replica. Returns
-        its URL; :meth:`kill` and :meth:`start_service` take its name."""
-        name, port = f"{service}#2", free_port()
+    def start_replica(self, service: str, number: int = 2) -> str:
+        """Another instance of ``service``, named ``service#<number>``, on a port of its own:
+        the same database, streams and durable consumers, as a Deployment's further replica.
+        Returns its URL; :meth:`kill` and :meth:`start_service` take its name."""
+        name, port = f"{service}#{number}", free_port()
         self.stack.envs[name] = {**self.stack.envs[service], "TIREK_HTTP_PORT": str(port)}
         self.urls[name] = f"http://127.0.0.1:{port}"
         process = self.stack.spawn(name, ["-m", service, "serve"], self.stack.envs[name])
         wait_ready(self.urls[name], process)
         return self.urls[name]
 
-    def stop_replica(self, service: str) -> None:
-        """Stop ``service#2`` as an orchestrator scales down (SIGTERM, a clean shutdown)."""
-        name = f"{service}#2"
+    def stop_replica(self, service: str, number: int = 2) -> None:
+        """Stop ``service#<number>`` as an orchestrator scales down (SIGTERM, a clean
+        shutdown; nothing to do for one already killed)."""
+        name = f"{service}#{number}"
         for i, (spawned, process) in enumerate(self.stack.processes):
             if spawned == name:
                 process.terminate()
