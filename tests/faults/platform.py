@@ -102,6 +102,16 @@ class ClusterNode:
             self.process.wait()
             self.process = None
 
+    def freeze(self) -> None:
+        """SIGSTOP: the node's connections (clients' and the other nodes' routes) stay open
+        and nothing answers, as when a partition cuts it off from the rest of the cluster."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGCONT)
+
 
 @dataclass
 class NatsCluster:

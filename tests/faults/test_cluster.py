@@ -1,6 +1,7 @@
 """A three-node JetStream cluster (configs rendered from deploy/nats) with R3 streams: the node
-leading the INTAKE stream is killed mid-load and restarted, then the node leading REFERRAL;
-nothing lost, nothing doubled, and every replica is current at the end."""
+leading the INTAKE stream is killed mid-load and restarted, then the node leading REFERRAL; two
+nodes killed at once; the leader of INTAKE cut off (frozen) for 15 s. Nothing lost, nothing
+doubled, and every replica is current at the end."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
+import nats
 import pytest
 
 from tests.faults.conftest import SERVICES
@@ -54,7 +56,12 @@ async def _replicas_current(platform: Platform, timeout: float = 60) -> dict[str
         while True:
             state: dict[str, str] = {}
             for name in STREAMS:
-                info = await nc.jetstream().stream_info(platform.naming.stream(name))
+                try:
+                    info = await nc.jetstream().stream_info(platform.naming.stream(name))
+                except nats.errors.TimeoutError:
+                    # A cluster still electing may not answer the API in time: ask again.
+                    state[name] = "no answer (waiting)"
+                    continue
                 replicas = info.cluster.replicas if info.cluster else None
                 state[name] = ", ".join(
                     f"{r.name}:{'current' if r.current else 'behind'}/lag {r.lag or 0}"
@@ -151,6 +158,66 @@ async def test_two_nodes_down_at_once_stall_the_streams_and_lose_nothing(
     report(table)
     assert not load.failures, load.failures
     assert registered_while_down > 0, "registrations stopped with the broker's quorum"
+    assert not any("(waiting)" in v for v in back.values()), back
+    assert table.clean, table.markdown()
+    assert not any("(waiting)" in v for v in replicas.values()), replicas
+
+
+async def _leader_besides(
+    platform: Platform, stream: str, frozen: ClusterNode, timeout: float = 20
+) -> ClusterNode:
+    """The stream's leader as the nodes that answer know it (asked again while a request
+    reaches the frozen node, or the old leader is still named)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            leader = await asyncio.wait_for(_leader(platform, stream), 10)
+        except (TimeoutError, nats.errors.Error):
+            leader = frozen
+        if leader is not frozen or loop.time() > deadline:
+            return leader
+        await asyncio.sleep(1)
+
+
+async def test_a_leader_cut_off_from_the_cluster_loses_and_doubles_nothing(
+    clustered: Platform, report: Callable[[Table], None]
+) -> None:
+    """The node leading INTAKE frozen (SIGSTOP) for 15 s: alive, its routes and its clients'
+    connections open, and silent, as behind a partition. The two others elect a new leader;
+    services connected to the frozen node wait on it. Thawed, the old leader finds a newer
+    term and follows: nothing it held may be lost, nothing published twice."""
+    cluster = clustered.cluster
+    assert cluster is not None
+    load = Load(clustered.urls, clustered.issuer, marker=date(2021, 4, 1))
+    await load.start()
+    await asyncio.sleep(4)
+    frozen = await _leader(clustered, "INTAKE")
+    await asyncio.to_thread(frozen.freeze)
+    try:
+        await asyncio.sleep(15)
+        elected = await _leader_besides(clustered, "INTAKE", frozen)
+    finally:
+        await asyncio.to_thread(frozen.thaw)
+    back = await _replicas_current(clustered, timeout=120)
+    await asyncio.sleep(5)
+    await load.stop()
+    await load.finish()
+    rows, settled = await settle(clustered, load)
+    replicas = await _replicas_current(clustered)
+    table = Table(
+        f"three-node JetStream cluster, R3 streams: tirek-nats-{frozen.index}, leading INTAKE, "
+        f"frozen (SIGSTOP) for 15 s, then continued; tirek-nats-{elected.index} led INTAKE "
+        "meanwhile",
+        rows,
+        [
+            f"settled {settled:.0f} s after the load stopped; {load.ledger.summary()}",
+            "followers at the end: " + "; ".join(f"{k}: {v}" for k, v in replicas.items()),
+        ],
+    )
+    report(table)
+    assert not load.failures, load.failures
+    assert elected is not frozen, "no new leader while the old one was cut off"
     assert not any("(waiting)" in v for v in back.values()), back
     assert table.clean, table.markdown()
     assert not any("(waiting)" in v for v in replicas.values()), replicas
