@@ -4,7 +4,6 @@ country, both shown as ``EX-<country>``)."""
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections import defaultdict
@@ -17,9 +16,9 @@ from reporting.projections.projector import writing_all_tenants
 from reporting.reports import queries
 from reporting.reports.scope import Filters, Scope
 from tests.reporting.conftest import Reporting
+from tests.reporting.direct import ACTIVE, cells, remove, write_labels
 from tirek.db import UnitOfWork
 
-ACTIVE = "(SELECT active FROM projection_generations WHERE id = 1)"
 #: A year no other test's assistance was given in: the report is filtered to it.
 YEAR = 2018
 TYPES = ("legal_aid", "shelter", "voluntary_return")
@@ -29,15 +28,7 @@ async def _report(reporting: Reporting, filters: Filters) -> dict[str, dict[tupl
     async with UnitOfWork(reporting.app.state.sessions, None) as session:
         await writing_all_tenants(session)
         tables = await queries.assistance(session, Scope(None, threshold=1), filters)
-    return {
-        table.name: {
-            (row, column): value
-            for row, values in zip(table.rows, table.cells, strict=True)
-            for column, value in zip(table.columns, values, strict=True)
-            if value
-        }
-        for table in tables
-    }
+    return {table.name: cells(table) for table in tables}
 
 
 async def test_people_assisted_per_ngo_and_type_by_id_and_by_shared_label(
@@ -61,15 +52,7 @@ async def test_people_assisted_per_ngo_and_type_by_id_and_by_shared_label(
             )
     async with reporting.admin_engine.begin() as conn:
         await conn.execute(text("SELECT set_config('app.all_tenants', 'on', true)"))
-        for tenant, code in tenants.items():
-            await conn.execute(
-                text(
-                    "INSERT INTO tenant_labels (generation, id, code, country, region, kind, "
-                    f"names, state_at) VALUES ({ACTIVE}, :id, :code, 'ZR', '', 'ngo', "
-                    "CAST(:names AS jsonb), now())"
-                ),
-                {"id": tenant, "code": code, "names": json.dumps({"en": code})},
-            )
+        await write_labels(conn, tenants, "ZR")
         await conn.execute(
             text(
                 "INSERT INTO assistance_facts (generation, assistance_id, tenant_id, case_id, "
@@ -107,11 +90,4 @@ async def test_people_assisted_per_ngo_and_type_by_id_and_by_shared_label(
             assert report["persons_assisted_by_type"] == by_type
             assert report["persons_assisted"] == in_all
     finally:
-        # Rows no event made: a rebuild by replay (test_projections) would not make them again.
-        async with reporting.admin_engine.begin() as conn:
-            await conn.execute(text("SELECT set_config('app.all_tenants', 'on', true)"))
-            for table, column in (("assistance_facts", "tenant_id"), ("tenant_labels", "id")):
-                await conn.execute(
-                    text(f"DELETE FROM {table} WHERE {column} = ANY(:ids)"),
-                    {"ids": list(tenants)},
-                )
+        await remove(reporting.admin_engine, tenants)

@@ -5,7 +5,6 @@ source combines codes); a record without a project counts under ``none``."""
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections import defaultdict
@@ -19,9 +18,9 @@ from reporting.reports import queries
 from reporting.reports.indicators import Indicator, Source
 from reporting.reports.scope import Filters, Scope
 from tests.reporting.conftest import Reporting
+from tests.reporting.direct import ACTIVE, cells, remove, write_labels
 from tirek.db import UnitOfWork
 
-ACTIVE = "(SELECT active FROM projection_generations WHERE id = 1)"
 #: A year no other test's records are in: the report is filtered to it.
 YEAR = 2017
 PROJECTS = ("P-A", "P-B", None)
@@ -133,14 +132,7 @@ async def test_indicators_count_what_their_definitions_say(reporting: Reporting)
     contacts = [r for r in records if r["events"] == "contact.recorded"]
     async with reporting.admin_engine.begin() as conn:
         await conn.execute(text("SELECT set_config('app.all_tenants', 'on', true)"))
-        await conn.execute(
-            text(
-                "INSERT INTO tenant_labels (generation, id, code, country, region, kind, names, "
-                f"state_at) VALUES ({ACTIVE}, :id, 'ZIN', 'ZI', '', 'ngo', "
-                "CAST(:names AS jsonb), now())"
-            ),
-            {"id": tenant, "names": json.dumps({"en": "ZIN"})},
-        )
+        await write_labels(conn, {tenant: "ZIN"}, "ZI")
         await conn.execute(
             text(
                 "INSERT INTO assistance_facts (generation, assistance_id, tenant_id, case_id, "
@@ -165,22 +157,6 @@ async def test_indicators_count_what_their_definitions_say(reporting: Reporting)
                 if scope.tenant_id is None:
                     await writing_all_tenants(session)
                 (table,) = await queries.indicators(session, scope, filters, DEFINITIONS)
-            got = {
-                (row, column): value
-                for row, values in zip(table.rows, table.cells, strict=True)
-                for column, value in zip(table.columns, values, strict=True)
-                if value
-            }
-            assert got == _truth(records), f"scope {scope}"
+            assert cells(table) == _truth(records), f"scope {scope}"
     finally:
-        # Rows no event made: a rebuild by replay (test_projections) would not make them again.
-        async with reporting.admin_engine.begin() as conn:
-            await conn.execute(text("SELECT set_config('app.all_tenants', 'on', true)"))
-            for table_name, column in (
-                ("assistance_facts", "tenant_id"),
-                ("contact_facts", "tenant_id"),
-                ("tenant_labels", "id"),
-            ):
-                await conn.execute(
-                    text(f"DELETE FROM {table_name} WHERE {column} = :tenant"), {"tenant": tenant}
-                )
+        await remove(reporting.admin_engine, [tenant])

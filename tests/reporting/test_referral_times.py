@@ -3,7 +3,6 @@ NGOs share a label (two former partners of one country, both shown as ``EX-<coun
 
 from __future__ import annotations
 
-import json
 import random
 import uuid
 from collections import defaultdict
@@ -16,9 +15,9 @@ from reporting.projections.projector import writing_all_tenants
 from reporting.reports import queries
 from reporting.reports.scope import Filters, Scope
 from tests.reporting.conftest import Reporting
+from tests.reporting.direct import ACTIVE, remove, write_labels
 from tirek.db import UnitOfWork
 
-ACTIVE = "(SELECT active FROM projection_generations WHERE id = 1)"
 #: A year no other test's referral was sent in: the report is filtered to it.
 YEAR = 2019
 
@@ -67,15 +66,7 @@ async def test_counts_and_times_by_sender_and_pair_merge_ngos_that_share_a_label
             }
         )
     async with reporting.admin_engine.begin() as conn:
-        for tenant, code in tenants.items():
-            await conn.execute(
-                text(
-                    "INSERT INTO tenant_labels (generation, id, code, country, region, kind, "
-                    f"names, state_at) VALUES ({ACTIVE}, :id, :code, 'ZQ', '', 'ngo', "
-                    "CAST(:names AS jsonb), now())"
-                ),
-                {"id": tenant, "code": code, "names": json.dumps({"en": code})},
-            )
+        await write_labels(conn, tenants, "ZQ")
         for row in rows:
             await conn.execute(
                 text(
@@ -96,13 +87,7 @@ async def test_counts_and_times_by_sender_and_pair_merge_ngos_that_share_a_label
             Filters(date_from=date(YEAR, 1, 1), date_to=date(YEAR, 12, 31)),
             now=datetime(YEAR + 1, 1, 1, tzinfo=UTC),
         )
-    # Rows no event made: a rebuild by replay (test_projections) would not make them again.
-    async with reporting.admin_engine.begin() as conn:
-        for statement in (
-            "DELETE FROM referral_facts WHERE sender_tenant = ANY(:ids)",
-            "DELETE FROM tenant_labels WHERE id = ANY(:ids)",
-        ):
-            await conn.execute(text(statement), {"ids": ids})
+    await remove(reporting.admin_engine, ids)
     by_name = {table.name: table for table in tables}
 
     def cells(name: str) -> dict[tuple[str, str], Any]:
