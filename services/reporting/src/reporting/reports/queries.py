@@ -365,6 +365,7 @@ async def assistance(session: AsyncSession, scope: Scope, filters: Filters) -> l
     for ngo, kind, value, n in await _rollup(session, scope, filters, list(records), project=True):
         records[kind][(ngo, value)] = n
     types = [t.value for t in AssistanceType]
+    labels = await _labels(session)
     tables = []
     measure: str | None
     for name, column, order, measure in (
@@ -377,7 +378,7 @@ async def assistance(session: AsyncSession, scope: Scope, filters: Filters) -> l
             counts = records[column]
         else:
             # Distinct people do not add up: counted over the records themselves.
-            counts = await _persons_per_ngo(session, column, measure, base, where.params)
+            counts = await _persons_per_ngo(session, labels, column, measure, base, where.params)
         is_records = measure is None
         tables.append(
             count_table(
@@ -395,7 +396,12 @@ async def assistance(session: AsyncSession, scope: Scope, filters: Filters) -> l
 
 
 async def _persons_per_ngo(
-    session: AsyncSession, column: str, measure: str, base: str, params: dict[str, Any]
+    session: AsyncSession,
+    labels: dict[Any, str],
+    column: str,
+    measure: str,
+    base: str,
+    params: dict[str, Any],
 ) -> dict[tuple[str, str], int]:
     """``measure`` (distinct people) per NGO label and ``column``, over ``base``.
 
@@ -410,7 +416,6 @@ async def _persons_per_ngo(
             params,
         )
     ).all()
-    labels = await _labels(session)
     owners: dict[str, set[Any]] = defaultdict(set)
     for tenant, _, _ in rows:
         owners[labels.get(tenant, "?")].add(tenant)
